@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module layering (imports run one way):
+//   GraphIR  <-  GraphAutodiff, GraphPasses, GraphRuntime(+CBLAS), GraphNN, GraphIO(+CImageCodecs)
+//   GraphNN  <-  BLIP2
+//   everything  <-  graphc (CLI), Trainers (Examples), GraphBench (Benchmarks)
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "graphc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "GraphIR", targets: ["GraphIR"]),
+        .library(name: "GraphAutodiff", targets: ["GraphAutodiff"]),
+        .library(name: "GraphPasses", targets: ["GraphPasses"]),
+        .library(name: "GraphRuntime", targets: ["GraphRuntime"]),
+        .library(name: "GraphNN", targets: ["GraphNN"]),
+        .library(name: "BLIP2", targets: ["BLIP2"]),
+        .library(name: "GraphIO", targets: ["GraphIO"]),
+        .executable(name: "graphc", targets: ["graphc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CImageCodecs", providers: [.apt(["libpng-dev", "libjpeg-dev"])]),
+        .target(name: "GraphIR", swiftSettings: v5),
+        .target(name: "GraphAutodiff", dependencies: ["GraphIR"], swiftSettings: v5),
+        .target(name: "GraphPasses", dependencies: ["GraphIR", "GraphAutodiff"], swiftSettings: v5),
+        .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS"], swiftSettings: v5),
+        .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
+        .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
+        .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
+        .executableTarget(
+            name: "graphc",
+            dependencies: [
+                "GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "BLIP2", "GraphIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: v5
+        ),
+        .executableTarget(
+            name: "GraphBench",
+            dependencies: ["GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "CBLAS"],
+            path: "Benchmarks/GraphBench",
+            swiftSettings: v5
+        ),
+        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"], swiftSettings: v5),
+        .testTarget(name: "GraphAutodiffTests", dependencies: ["GraphIR", "GraphAutodiff", "GraphNN"], swiftSettings: v5),
+        .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime"], swiftSettings: v5),
+        .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
+        .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
+        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "graphcTests", dependencies: ["graphc"], swiftSettings: v5),
+    ]
+)

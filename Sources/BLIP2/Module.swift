@@ -1,0 +1,1 @@
+// BLIP2 module: see Docs/Architecture.md

@@ -1,0 +1,1 @@
+// GraphAutodiff module: see Docs/Architecture.md

@@ -1,0 +1,1 @@
+// GraphIO module: see Docs/Architecture.md

@@ -1,0 +1,59 @@
+// Batched matrix multiply with transpose flags and broadcasting batch dimensions.
+//   a: [..., M, K] (or [..., K, M] with transpose_a), b: [..., K, N] (or [..., N, K] with transpose_b)
+
+/// The (batch shape, M, K, N) of a matmul, or a shape error.
+public func matmulDims(_ a: TensorType, _ b: TensorType, transposeA: Bool, transposeB: Bool) throws -> (batch: [Int], m: Int, k: Int, n: Int) {
+    try check(a.rank >= 2 && b.rank >= 2, "matmul needs rank >= 2 operands, got \(a.shape) and \(b.shape)")
+    let (m, ka) = transposeA ? (a.shape[a.rank - 1], a.shape[a.rank - 2]) : (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let (kb, n) = transposeB ? (b.shape[b.rank - 1], b.shape[b.rank - 2]) : (b.shape[b.rank - 2], b.shape[b.rank - 1])
+    try check(ka == kb, "contraction sizes differ: \(ka) vs \(kb) (a \(a.shape), b \(b.shape), transpose_a \(transposeA), transpose_b \(transposeB))")
+    guard let batch = broadcastShapes(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+        throw ShapeError("batch dimensions \(a.shape.dropLast(2)) and \(b.shape.dropLast(2)) do not broadcast")
+    }
+    return (batch, m, ka, n)
+}
+
+let matmulOps: [OpKind: OpSpec] = [
+    .matmul: OpSpec(
+        "matmul", arity: 2...2,
+        attributes: [AttrSchema("transpose_a", .bool, required: false), AttrSchema("transpose_b", .bool, required: false)],
+        fusion: .outElementwiseFusable,
+        inferType: { c in
+            let d = try sameDType(c.operands)
+            try requireFloat(c.operands[0])
+            let dims = try matmulDims(c.operands[0], c.operands[1], transposeA: c.attributes.bool("transpose_a") ?? false,
+                                      transposeB: c.attributes.bool("transpose_b") ?? false)
+            return TensorType(d, dims.batch + [dims.m, dims.n])
+        },
+        evaluate: { args, n in
+            let (a, b) = (args[0], args[1])
+            let ta = n.attributes.bool("transpose_a") ?? false, tb = n.attributes.bool("transpose_b") ?? false
+            let dims = try matmulDims(a.type, b.type, transposeA: ta, transposeB: tb)
+            let batchCount = dims.batch.reduce(1, *)
+            let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+            var out = [Double](repeating: 0, count: n.type.count)
+            for bi in 0..<batchCount {
+                let idx = unravel(bi, dims.batch)
+                let ao = broadcastSource(idx, from: aBatch) * a.shape.suffix(2).reduce(1, *)
+                let bo = broadcastSource(idx, from: bBatch) * b.shape.suffix(2).reduce(1, *)
+                for i in 0..<dims.m {
+                    for j in 0..<dims.n {
+                        var s = 0.0
+                        for k in 0..<dims.k {
+                            let av = a.scalars[ao + (ta ? k * dims.m + i : i * dims.k + k)]
+                            let bv = b.scalars[bo + (tb ? j * dims.k + k : k * dims.n + j)]
+                            s += av * bv
+                        }
+                        out[(bi * dims.m + i) * dims.n + j] = s
+                    }
+                }
+            }
+            return Tensor(n.type.dtype, n.type.shape, out)
+        },
+        vjp: .missing,
+        flops: { ops, r, at in
+            guard let d = try? matmulDims(ops[0], ops[1], transposeA: at.bool("transpose_a") ?? false,
+                                          transposeB: at.bool("transpose_b") ?? false) else { return 0 }
+            return 2 * d.batch.reduce(1, *) * d.m * d.n * d.k
+        }),
+]

@@ -1,0 +1,1 @@
+// GraphNN module: see Docs/Architecture.md

@@ -1,0 +1,1 @@
+// GraphPasses module: see Docs/Architecture.md

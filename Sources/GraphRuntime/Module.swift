@@ -1,0 +1,1 @@
+// GraphRuntime module: see Docs/Architecture.md
