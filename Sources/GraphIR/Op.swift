@@ -59,6 +59,14 @@ public struct VJPContext {
     public var needs: [Bool]
     public var operands: [Value] { node.operands }
     public var attributes: Attributes { node.attributes }
+
+    public init(graph: Graph, node: Node, result: Value, cotangent: Value, needs: [Bool]) {
+        self.graph = graph
+        self.node = node
+        self.result = result
+        self.cotangent = cotangent
+        self.needs = needs
+    }
 }
 
 /// Every op either has a VJP rule or states why it has none.
@@ -146,6 +154,7 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable {
     case gelu
     case crossEntropy = "cross_entropy"
     case attention
+    case attentionProbs = "attention_probs"
     // fused kernels, made by the `fuse` pass after autodiff (Ops/Fused.swift)
     case fusedElementwise = "fused_elementwise"
     case fusedReduce = "fused_reduce"
