@@ -26,7 +26,7 @@ public enum DotExporter {
             for child in tree.children[scope] ?? [] {
                 clusterCounter += 1
                 out.append(indent + "subgraph cluster_\(clusterCounter) {")
-                out.append(indent + "  label=\(quote(child.split(separator: ".").last.map(String.init) ?? child)); tooltip=\(quote(child));")
+                out.append(indent + "  label=\(quote(child));")
                 out.append(indent + "  style=rounded; color=\"#888888\"; fontname=\"Helvetica\"; fontsize=11;")
                 emit(child, depth: depth + 1)
                 out.append(indent + "}")

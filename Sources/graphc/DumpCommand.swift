@@ -97,10 +97,9 @@ func loadGraph(_ source: String, _ options: ModelOptions, registry: ModelRegistr
 /// Reads, parses and verifies a `.graph` file; errors read `FILE:line:col: ...` or `FILE: ...`.
 func parseFile(_ path: String) throws -> Graph {
     guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("\(path): cannot read the file") }
-    guard let text = String(data: data, encoding: .utf8) else { throw CLIError("\(path): not UTF-8 text") }
     let g: Graph
     do {
-        g = try GraphParser.parse(text)
+        g = try GraphParser.parse(data: data)
     } catch let e as GraphError {
         throw CLIError("\(path):\(e.message)")
     }

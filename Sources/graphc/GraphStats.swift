@@ -50,7 +50,7 @@ public struct GraphStats: Equatable {
             lines.append("  " + pad(o.op.mnemonic, opWidth) + "  " + lpad(String(o.count), 7) + "  " + lpad(grouped(o.flops), 18))
         }
         lines.append("  " + pad("total", opWidth) + "  " + lpad(String(nodeCount), 7) + "  " + lpad(grouped(totalFlops), 18)
-                     + "  (" + humanCount(Double(totalFlops)) + "FLOP)")
+                     + "  (" + humanCount(Double(totalFlops), unit: "FLOP") + ")")
         lines += ["", "parameters by role:"]
         if parameters.isEmpty {
             lines.append("  none")
@@ -59,7 +59,7 @@ public struct GraphStats: Equatable {
             for r in parameters {
                 lines.append("  " + pad(r.role.rawValue, 9) + "  " + lpad(String(r.tensors), 7) + "  "
                              + lpad(grouped(r.elements), 15) + "  " + lpad(grouped(r.bytes), 15)
-                             + "  (" + humanCount(Double(r.elements)) + " params, " + humanBytes(r.bytes) + ")")
+                             + "  (" + humanCount(Double(r.elements), unit: "") + " params, " + humanBytes(r.bytes) + ")")
             }
             let e = parameters.reduce(0) { $0 + $1.elements }, b = parameters.reduce(0) { $0 + $1.bytes }
             let t = parameters.reduce(0) { $0 + $1.tensors }
@@ -83,12 +83,12 @@ func grouped(_ n: Int) -> String {
     return (n < 0 ? "-" : "") + out
 }
 
-/// `3.9e9` → `3.90 G` (decimal prefixes).
-func humanCount(_ x: Double) -> String {
-    for (limit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] where x >= limit {
-        return formatFixed(x / limit, 2) + " " + suffix
+/// `3.9e9, "FLOP"` → `3.90 GFLOP`, `298, "FLOP"` → `298 FLOP`, `67, ""` → `67` (decimal prefixes).
+func humanCount(_ x: Double, unit: String) -> String {
+    for (limit, prefix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] where x >= limit {
+        return formatFixed(x / limit, 2) + " " + prefix + unit
     }
-    return formatFixed(x, 0) + " "
+    return formatFixed(x, 0) + (unit.isEmpty ? "" : " " + unit)
 }
 
 /// Binary units for memory: `1536` → `1.50 KiB`.

@@ -1,4 +1,5 @@
 import GraphIR
+import GraphNN
 
 /// A multilayer perceptron classifier with ReLU between layers and a cross-entropy loss.
 struct MLPConfig {
@@ -18,16 +19,14 @@ func buildMLP(_ c: MLPConfig) throws -> Graph {
     let g = Graph(name: "mlp")
     let x = try g.input("x", [c.batch, c.inputs])
     let labels = try g.input("labels", [c.batch], .i32)
+    let nn = Layers(g)
     var h = x
-    let widths = [c.inputs] + c.hidden + [c.classes]
-    for i in 0..<(widths.count - 1) {
-        h = try g.scope("layer.\(i)") {
-            let w = try g.parameter("layer.\(i).weight", [widths[i], widths[i + 1]],
-                                    initializer: .normal(std: (2 / Double(widths[i])).squareRoot()))
-            let b = try g.parameter("layer.\(i).bias", [widths[i + 1]], initializer: .zeros)
-            let y = try g.add(try g.matmul(h, w), b)
-            return i + 2 < widths.count ? try g.relu(y) : y
-        }
+    let widths = c.hidden + [c.classes]
+    for (i, width) in widths.enumerated() {
+        var layer = nn
+        layer.weightInit = .normal(std: (2 / Double(nn.width(h))).squareRoot())  // He init for ReLU
+        h = try layer.linear(h, outFeatures: width, name: "layer.\(i)")
+        if i + 1 < widths.count { h = try g.relu(h) }
     }
     g.output("logits", h)
     g.output("loss", try g.scope("loss") { try g.crossEntropy(logits: h, labels: labels) })
