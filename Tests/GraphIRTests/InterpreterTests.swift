@@ -602,6 +602,24 @@ enum InterpreterCases {
             let head0: [Double] = [7.0 / 3, 3.75]
             expectTensor(r, d, [1, 4, 2, 1], head0 + head0 + head0.map { 10 * $0 } + head0.map { 10 * $0 })
         },
+        InterpreterCase(op: .attentionProbs, label: "weights by hand, causal rows, padding, GQA heads") { d in
+            // q·k = [ln 3, 0] with scale 1: weights [3/4, 1/4].
+            let ln3 = 1.0986122886681098
+            let w = try evaluate([ft(d, [1, 1, 1, 2], [1, 0]), ft(d, [1, 1, 2, 2], [ln3, 5, 0, -5])]) { g, a in
+                try g.attentionProbs(a[0], a[1], scale: 1)
+            }
+            expectTensor(w, d, [1, 1, 1, 2], [0.75, 0.25])
+            // q = 0: uniform over the visible keys; 2 query heads share 1 key head; key padding hides key 2 of
+            // batch row 1, and lens 0 would leave rows all zero.
+            let q = ft(d, [2, 2, 3, 2], [Double](repeating: 0, count: 24))
+            let k = ft(d, [2, 1, 3, 2], (0..<12).map { Double($0) })
+            let causal = try evaluate([q, k, it([2], [3, 2])]) { g, a in try g.attentionProbs(a[0], a[1], mask: .causal, lens: a[2]) }
+            let full: [Double] = [1, 0, 0, 0.5, 0.5, 0, 1.0 / 3, 1.0 / 3, 1.0 / 3]
+            let padded: [Double] = [1, 0, 0, 0.5, 0.5, 0, 0.5, 0.5, 0]
+            expectTensor(causal, d, [2, 2, 3, 3], full + full + padded + padded)
+            let none = try evaluate([q, k, it([2], [0, 1])]) { g, a in try g.attentionProbs(a[0], a[1], lens: a[2]) }
+            expectTensor(none, d, [2, 2, 3, 3], [Double](repeating: 0, count: 18) + (0..<6).flatMap { _ in [1.0, 0, 0] })
+        },
         InterpreterCase(op: .attention, label: "Lq != Lk: one decode step sees every key under causal") { d in
             expectTensor(try uniformAttention(d, mask: .causal, lq: 1), d, [1, 1, 1, 1], [3.75])
             expectTensor(try uniformAttention(d, mask: .prefixCausal(3), lq: 2), d, [1, 1, 2, 1], [7.0 / 3, 3.75])
