@@ -64,6 +64,7 @@ func everyOpGraph() throws -> Graph {
         _ = try g.attention(q, k, k, mask: .prefixCausal(2), scale: 0.125)
         _ = try g.attention(q, k, k, mask: .block([1, 2]), bias: bias)
         _ = try g.attention(q, k, k)
+        _ = try g.attentionProbs(q, k, mask: .causal, lens: lens, bias: bias)
         _ = try g.matmul(bias, q)
     }
     g.setNotes(loss, ["grad": .symbol("full"), "saved": .bool(true), "weird key": .floats([.infinity, -.infinity, 1e300])])
