@@ -115,7 +115,7 @@ enum InterpreterCases {
     static func it(_ shape: [Int], _ xs: [Int]) -> Tensor { Tensor(ints: xs, shape: shape) }
     static func bt(_ shape: [Int], _ xs: [Bool]) -> Tensor { Tensor(.bool, shape, xs.map { $0 ? 1 : 0 }) }
 
-    static let all: [InterpreterCase] = leaves + unary + binary + reductions + shapes + matmul + random + compound + attention
+    static let all: [InterpreterCase] = leaves + unary + binary + reductions + shapes + matmul + random + compound + attention + fused
 
     // MARK: leaves
 
