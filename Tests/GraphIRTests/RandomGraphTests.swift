@@ -196,8 +196,8 @@ struct RandomGraphBuilder {
             let t = g.type(of: logits)
             let labels = try g.input(name("labels"), Array(t.shape.dropLast()), .i32)
             v = try g.crossEntropy(logits: logits, labels: labels, ignoreIndex: rng.pick([-100, 0]), labelSmoothing: rng.pick([0, 0.1]))
-        case .attention:
-            v = try attention()
+        case .attention, .attentionProbs:
+            v = try attention(probabilities: op == .attentionProbs)
         case .input, .parameter, .constant:
             return op
         }
@@ -210,7 +210,7 @@ struct RandomGraphBuilder {
         return op
     }
 
-    mutating func attention() throws -> Value {
+    mutating func attention(probabilities: Bool) throws -> Value {
         let (b, hk, lq, d) = (rng.pick([1, 2]), rng.pick([1, 2]), rng.pick([1, 2, 4]), rng.pick([1, 4]))
         let h = hk * rng.pick([1, 2])
         let lk = rng.chance(0.5) ? lq : rng.pick([1, 3])
@@ -226,7 +226,9 @@ struct RandomGraphBuilder {
         let v = try leaf(TensorType(.f32, [b, hk, lk, rng.pick([1, 2])]))
         let lens = rng.chance(0.5) ? try g.input(name("lens"), [b], .i32) : nil
         let bias = rng.chance(0.3) ? try leaf(TensorType(.f32, Array(broadcastPartner([b, h, lq, lk]).suffix(4)))) : nil
-        return try g.attention(q, k, v, mask: pattern, lens: lens, bias: bias, scale: rng.chance(0.5) ? nil : rng.float())
+        let scale = rng.chance(0.5) ? nil : rng.float()
+        if probabilities { return try g.attentionProbs(q, k, mask: pattern, lens: lens, bias: bias, scale: scale) }
+        return try g.attention(q, k, v, mask: pattern, lens: lens, bias: bias, scale: scale)
     }
 
     mutating func anyBool() throws -> Value {
