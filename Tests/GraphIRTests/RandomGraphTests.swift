@@ -202,20 +202,24 @@ struct RandomGraphBuilder {
             let a = try anyFloat()
             let b = try leaf(TensorType(g.type(of: a).dtype, broadcastPartner(g.type(of: a).shape)))
             if op == .fusedElementwise {
-                v = try g.emit(op, [a, b], ["expr": .string(rng.pick(["add(mul($0, $1), 0.5)", "where(gt($0, $1), $0, -1e4)", "lt($0, $1)"]))])
+                let expr = rng.pick(["add($0, $1)", "mul(exp($0), $1)", "where(gt($0, $1), $0, $1)", "gt($0, $1)"])
+                v = try g.emit(op, [a, b], ["expr": .string(expr)])
             } else {
-                let r = max(g.type(of: a).rank, g.type(of: b).rank)
+                let rank = broadcastShapes(g.type(of: a).shape, g.type(of: b).shape)?.count ?? 0
                 v = try g.emit(op, [a, b], ["expr": .string("exp(sub($0, $1))"), "reduce": .symbol(rng.pick(["sum", "max", "mean"])),
-                                            "axes": .ints(randomAxes(r)), "keep_dims": .bool(rng.chance(0.5))])
+                                            "axes": .ints(randomAxes(rank)), "keep_dims": .bool(rng.chance(0.5))])
             }
         case .fusedMatmul:
             let (m, k, n) = (rng.pick([1, 2, 3]), rng.pick([1, 4]), rng.pick([1, 2]))
-            let a = try leaf(TensorType(.f32, [m, k])), b = try leaf(TensorType(.f32, [k, n]))
-            v = try g.emit(op, [a, b, try leaf(TensorType(.f32, [n]))], ["expr": .string("gelu(add($0, $1))")])
+            let a = try leaf(TensorType(.f32, [m, k]))
+            let b = try leaf(TensorType(.f32, [k, n]))
+            let e = try leaf(TensorType(.f32, Array(broadcastPartner([m, n]).suffix(2))))
+            v = try g.emit(op, [a, b, e], ["expr": .string(rng.pick(["gelu(add($0, $1))", "mul($0, $1)"]))])
         case .addLayerNorm:
             let x = try anyFloat(minRank: 1)
             let t = g.type(of: x)
-            v = try g.emit(op, [x, try leaf(TensorType(t.dtype, broadcastPartner(t.shape)))], ["eps": .float(1e-5)])
+            let ps = try (0..<rng.below(3)).map { _ in try g.parameter(name("norm"), [t.shape.last!], initializer: .ones, t.dtype) }
+            v = try g.emit(op, [x, try leaf(t)] + ps, ["eps": .float(1e-5)])
         case .input, .parameter, .constant:
             return op
         }
@@ -228,7 +232,7 @@ struct RandomGraphBuilder {
         return op
     }
 
-    mutating func attention(probabilities: Bool = false) throws -> Value {
+    mutating func attention(probabilities: Bool) throws -> Value {
         let (b, hk, lq, d) = (rng.pick([1, 2]), rng.pick([1, 2]), rng.pick([1, 2, 4]), rng.pick([1, 4]))
         let h = hk * rng.pick([1, 2])
         let lk = rng.chance(0.5) ? lq : rng.pick([1, 3])
@@ -245,9 +249,7 @@ struct RandomGraphBuilder {
         let lens = rng.chance(0.5) ? try g.input(name("lens"), [b], .i32) : nil
         let bias = rng.chance(0.3) ? try leaf(TensorType(.f32, Array(broadcastPartner([b, h, lq, lk]).suffix(4)))) : nil
         let scale = rng.chance(0.5) ? nil : rng.float()
-        // attention_probs without padding: the printer reads the lens operand at index 3 (attention's layout),
-        // but attention_probs has it at index 2 (reported to the lead).
-        if probabilities { return try g.attentionProbs(q, k, mask: pattern, lens: nil, bias: bias, scale: scale) }
+        if probabilities { return try g.attentionProbs(q, k, mask: pattern, lens: lens, bias: bias, scale: scale) }
         return try g.attention(q, k, v, mask: pattern, lens: lens, bias: bias, scale: scale)
     }
 
