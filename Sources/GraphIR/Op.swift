@@ -53,6 +53,14 @@ public struct VJPContext {
     public var needs: [Bool]
     public var operands: [Value] { node.operands }
     public var attributes: Attributes { node.attributes }
+
+    public init(graph: Graph, node: Node, result: Value, cotangent: Value, needs: [Bool]) {
+        self.graph = graph
+        self.node = node
+        self.result = result
+        self.cotangent = cotangent
+        self.needs = needs
+    }
 }
 
 /// Every op either has a VJP rule or states why it has none.
@@ -140,6 +148,7 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable {
     case gelu
     case crossEntropy = "cross_entropy"
     case attention
+    case attentionProbs = "attention_probs"
 
     /// The text name, e.g. `layer_norm`.
     public var mnemonic: String { rawValue }
