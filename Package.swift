@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BLIP2", targets: ["BLIP2"]),
         .library(name: "GraphIO", targets: ["GraphIO"]),
         .executable(name: "graphc", targets: ["graphc"]),
+        .executable(name: "blip2-train", targets: ["blip2-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,6 +42,19 @@ let package = Package(
             ],
             swiftSettings: v5
         ),
+        // The example trainers: shared training infrastructure, and the command-line driver.
+        .target(
+            name: "TrainingKit",
+            dependencies: ["GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "BLIP2", "GraphIO"],
+            path: "Examples/TrainingKit",
+            swiftSettings: v5
+        ),
+        .executableTarget(
+            name: "blip2-train",
+            dependencies: ["TrainingKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Trainers",
+            swiftSettings: v5
+        ),
         .executableTarget(
             name: "GraphBench",
             dependencies: ["GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "CBLAS"],
@@ -55,6 +69,7 @@ let package = Package(
         .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),
         .testTarget(name: "graphcTests", dependencies: ["graphc"], swiftSettings: v5),
     ]
 )

@@ -1,1 +1,0 @@
-// GraphIO module: see Docs/Architecture.md

@@ -1,1 +1,0 @@
-// GraphNN module: see Docs/Architecture.md
