@@ -81,6 +81,9 @@ private struct Lowering {
             for o in g.nodes[i].operands { live[o.id] = true }
         }
         for i in 0..<n where live[i] { for o in g.nodes[i].operands { lastUse[o.id] = Swift.max(lastUse[o.id], i) } }
+        // Outputs and updates are read at the end of the step; until that time is known, "never" keeps kernels
+        // from running in place on them.
+        for v in g.outputs.map(\.value.id) + g.updates.map(\.value.id) { lastUse[v] = Int.max }
 
         // Outputs or updates that sit in a parameter buffer are copied out first: updates are written back at
         // the end of the step, and must neither clobber a parameter another update reads nor change an output.
@@ -180,31 +183,9 @@ private struct Lowering {
                        parameters: params, constants: constants)
     }
 
-    /// Checks the graph's structure and every node's type, so a hand-assembled or transformed graph that is
-    /// ill-typed fails here with the node's place instead of inside a kernel.
+    /// Runs the IR verifier, so a hand-assembled or transformed graph that is ill-typed fails here with the
+    /// node's place instead of inside a kernel.
     func checkTypes() throws {
-        for (i, node) in g.nodes.enumerated() {
-            for o in node.operands where o.id < 0 || o.id >= i {
-                throw RuntimeError(.lowering, "\(place(of: node)) (%\(i)): operand \(o) does not precede it")
-            }
-            let types = node.operands.map { g.nodes[$0.id].type }
-            guard node.op.spec.arity.contains(types.count) else {
-                throw RuntimeError(.lowering, "\(place(of: node)) (%\(i)): \(types.count) operands")
-            }
-            // Result types must be what the op's rule gives, or kernels would read out of bounds.
-            try checkNodeType(node, types, index: i)
-        }
-        for (name, v) in g.outputs.map({ ($0.name, $0.value) }) + g.updates.map({ ("update:" + $0.parameter, $0.value) })
-        where v.id < 0 || v.id >= g.nodes.count {
-            throw RuntimeError(.lowering, "'\(name)' refers to \(v), which is not a value of the graph")
-        }
-        for u in g.updates {
-            guard let p = g.parameters.first(where: { $0.name == u.parameter }) else {
-                throw RuntimeError(.lowering, "update of '\(u.parameter)': no such parameter")
-            }
-            guard g.nodes[p.value.id].type == g.nodes[u.value.id].type else {
-                throw RuntimeError(.lowering, "update of '\(u.parameter)': parameter is \(g.nodes[p.value.id].type), update is \(g.nodes[u.value.id].type)")
-            }
-        }
+        do { try Verifier.verify(g) } catch let e as GraphError { throw RuntimeError(.lowering, e.message) }
     }
 }
