@@ -4,6 +4,7 @@ import PackageDescription
 // Module layering (imports run one way):
 //   GraphIR  <-  GraphAutodiff, GraphPasses, GraphRuntime(+CBLAS), GraphNN, GraphIO(+CImageCodecs)
 //   GraphNN  <-  BLIP2
+//   BLIP2, GraphIO, GraphAutodiff, GraphRuntime  <-  BLIP2HF (Hugging Face checkpoints, parity runs)
 //   everything  <-  graphc (CLI), Trainers (Examples), GraphBench (Benchmarks)
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
@@ -18,6 +19,7 @@ let package = Package(
         .library(name: "GraphNN", targets: ["GraphNN"]),
         .library(name: "BLIP2", targets: ["BLIP2"]),
         .library(name: "GraphIO", targets: ["GraphIO"]),
+        .library(name: "BLIP2HF", targets: ["BLIP2HF"]),
         .executable(name: "graphc", targets: ["graphc"]),
         .executable(name: "blip2-train", targets: ["blip2-train"]),
     ],
@@ -34,10 +36,12 @@ let package = Package(
         .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
         .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
+        .target(name: "BLIP2HF", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphIO", "GraphAutodiff", "GraphRuntime"],
+                swiftSettings: v5),
         .executableTarget(
             name: "graphc",
             dependencies: [
-                "GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "BLIP2", "GraphIO",
+                "GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "BLIP2", "GraphIO", "BLIP2HF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5
@@ -66,7 +70,7 @@ let package = Package(
         .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime"], swiftSettings: v5),
         .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
-        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO"],
+        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),

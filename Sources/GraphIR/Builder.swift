@@ -225,6 +225,15 @@ extension Graph {
                         ["mask": .mask(m), "scale": .float(scale ?? 1 / Double(d).squareRoot())], file: file, line: line)
     }
 
+    /// The masked attention weights [B, H, Lq, Lk] of `attention(q, k, v, ...)` (attention's backward reads them).
+    public func attentionProbs(_ q: Value, _ k: Value, mask: MaskPattern = .none, lens: Value? = nil, bias: Value? = nil,
+                               scale: Double? = nil, file: String = #fileID, line: Int = #line) throws -> Value {
+        let d = type(of: q).shape.last ?? 1
+        let m = AttentionMask(mask, keyPadding: lens != nil)
+        return try emit(.attentionProbs, [q, k] + [lens, bias].compactMap { $0 },
+                        ["mask": .mask(m), "scale": .float(scale ?? 1 / Double(d).squareRoot())], file: file, line: line)
+    }
+
     // MARK: results
 
     /// Names a result of the graph.

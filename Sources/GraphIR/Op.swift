@@ -38,6 +38,12 @@ public struct InferContext {
     public var attributes: Attributes
     /// The result type written by the caller, for ops whose type is not derivable (inputs, iota, RNG).
     public var declared: TensorType?
+
+    public init(operands: [TensorType], attributes: Attributes, declared: TensorType?) {
+        self.operands = operands
+        self.attributes = attributes
+        self.declared = declared
+    }
 }
 
 /// What a VJP rule sees. Values refer to the graph being built (`graph`), which already holds the forward pass.
@@ -53,6 +59,14 @@ public struct VJPContext {
     public var needs: [Bool]
     public var operands: [Value] { node.operands }
     public var attributes: Attributes { node.attributes }
+
+    public init(graph: Graph, node: Node, result: Value, cotangent: Value, needs: [Bool]) {
+        self.graph = graph
+        self.node = node
+        self.result = result
+        self.cotangent = cotangent
+        self.needs = needs
+    }
 }
 
 /// Every op either has a VJP rule or states why it has none.
@@ -140,6 +154,12 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable {
     case gelu
     case crossEntropy = "cross_entropy"
     case attention
+    case attentionProbs = "attention_probs"
+    // fused kernels, made by the `fuse` pass after autodiff (Ops/Fused.swift)
+    case fusedElementwise = "fused_elementwise"
+    case fusedReduce = "fused_reduce"
+    case fusedMatmul = "fused_matmul"
+    case addLayerNorm = "add_layer_norm"
 
     /// The text name, e.g. `layer_norm`.
     public var mnemonic: String { rawValue }
@@ -153,7 +173,7 @@ public enum OpKind: String, CaseIterable, Hashable, Sendable {
 public enum OpRegistry {
     public static let specs: [OpKind: OpSpec] = {
         var all: [OpKind: OpSpec] = [:]
-        for table in [leafOps, unaryOps, binaryOps, reductionOps, shapeOps, matmulOps, randomOps, compoundOps] {
+        for table in [leafOps, unaryOps, binaryOps, reductionOps, shapeOps, matmulOps, randomOps, compoundOps, fusedOps] {
             for (k, s) in table {
                 precondition(all[k] == nil, "op \(k) defined twice")
                 all[k] = s

@@ -24,6 +24,8 @@ public enum GraphParser {
     }
 
     static func validateUTF8(_ bytes: [UInt8]) throws {
+        // The standard library's validation is fast; the scalar-by-scalar walk only runs to locate an error.
+        if String(validating: bytes, as: UTF8.self) != nil { return }
         var decoder = Unicode.UTF8.ForwardParser()
         var it = bytes.makeIterator()
         var offset = 0

@@ -32,10 +32,13 @@ public struct Tensor: Hashable, Sendable, CustomStringConvertible {
     public var ints: [Int] { scalars.map { Int($0) } }
     public var scalar: Double { scalars[0] }
 
-    /// The same data as another dtype (float → int truncates toward zero, like a C cast).
+    /// The same data as another dtype. Float → int truncates toward zero and saturates at the i32 range
+    /// (NaN gives 0), as XLA's convert and Rust's `as` do, so an out-of-range value is defined rather than
+    /// C's undefined behaviour.
     public func cast(to dtype: DType) -> Tensor {
         switch dtype {
-        case .i32: return Tensor(.i32, shape, scalars.map { $0.isFinite ? $0.rounded(.towardZero) : 0 })
+        case .i32:
+            return Tensor(.i32, shape, scalars.map { $0.isNaN ? 0 : Swift.min(Swift.max($0.rounded(.towardZero), -2147483648), 2147483647) })
         case .bool: return Tensor(.bool, shape, scalars.map { $0 != 0 ? 1 : 0 })
         default: return Tensor(dtype, shape, scalars)
         }
@@ -47,7 +50,14 @@ public struct Tensor: Hashable, Sendable, CustomStringConvertible {
         switch dtype {
         case .f32: return xs.map { Double(Float($0)) }
         case .f64: return xs
-        case .i32: return xs.map { Double(Int32(truncatingIfNeeded: Int($0.isFinite ? $0 : 0))) }
+        case .i32:
+            // Wraps like i32 arithmetic; values beyond Int64 (which `Int(_:)` would trap on) saturate instead.
+            return xs.map { x in
+                guard x.isFinite else { return 0 }
+                if x >= 0x1p63 { return Double(Int32.max) }
+                if x <= -0x1p63 { return Double(Int32.min) }
+                return Double(Int32(truncatingIfNeeded: Int(x)))
+            }
         case .bool: return xs.map { $0 != 0 ? 1 : 0 }
         }
     }

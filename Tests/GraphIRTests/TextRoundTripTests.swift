@@ -64,7 +64,15 @@ func everyOpGraph() throws -> Graph {
         _ = try g.attention(q, k, k, mask: .prefixCausal(2), scale: 0.125)
         _ = try g.attention(q, k, k, mask: .block([1, 2]), bias: bias)
         _ = try g.attention(q, k, k)
+        _ = try g.attentionProbs(q, k, mask: .causal, lens: lens, bias: bias)
         _ = try g.matmul(bias, q)
+    }
+    try g.scope("fused") {
+        let fe = try g.emit(.fusedElementwise, [x, c], ["expr": .string("where(gt($0, $1), gelu_tanh($0), mul(-1e4, $1))")])
+        _ = try g.emit(.fusedReduce, [fe, c], ["expr": .string("exp(sub($0, $1))"), "reduce": .symbol("max"), "axes": .ints([1]),
+                                               "keep_dims": .bool(true)])
+        _ = try g.emit(.fusedMatmul, [x, w, frozen], ["expr": .string("gelu(add($0, $1))"), "transpose_b": .bool(true)])
+        _ = try g.emit(.addLayerNorm, [y, frozen, frozen, frozen], ["eps": .float(1e-5)])
     }
     g.setNotes(loss, ["grad": .symbol("full"), "saved": .bool(true), "weird key": .floats([.infinity, -.infinity, 1e300])])
     g.output("loss", loss)

@@ -1,20 +1,40 @@
 import CBLAS
 import Testing
 
+/// Proves the system-library target links OpenBLAS and LAPACKE and that calls round-trip through the module map.
 @Suite struct CBLASSmokeTests {
-    @Test func sgemmMultipliesTwoByTwo() {
-        let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6, 7, 8]
-        var c = [Float](repeating: 0, count: 4)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 2, 1, a, 2, b, 2, 0, &c, 2)
-        #expect(c == [19, 22, 43, 50])
+    @Test func sgemmMultipliesRowMajorMatrices() {
+        // [1 2 3; 4 5 6] · [7 8; 9 10; 11 12] = [58 64; 139 154]
+        let a: [Float] = [1, 2, 3, 4, 5, 6]
+        let b: [Float] = [7, 8, 9, 10, 11, 12]
+        var c = [Float](repeating: -1, count: 4)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3,
+                                1.0, pa.baseAddress, 3, pb.baseAddress, 2, 0.0, pc.baseAddress, 2)
+                }
+            }
+        }
+        #expect(c == [58, 64, 139, 154])
     }
 
-    @Test func lapackeSolvesALinearSystem() {
-        // [[2, 1], [1, 3]] x = [3, 5]  →  x = [0.8, 1.4]
-        var a: [Float] = [2, 1, 1, 3], x: [Float] = [3, 5]
+    @Test func sgesvSolvesALinearSystem() {
+        // 2x + y = 5, x + 3y = 10  =>  x = 1, y = 3.
+        var a: [Float] = [2, 1, 1, 3]
+        var b: [Float] = [5, 10]
         var pivots = [Int32](repeating: 0, count: 2)
-        let info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, 2, 1, &a, 2, &pivots, &x, 1)
+        let info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, 2, 1, &a, 2, &pivots, &b, 1)
         #expect(info == 0)
-        #expect(abs(x[0] - 0.8) < 1e-6 && abs(x[1] - 1.4) < 1e-6)
+        #expect(abs(b[0] - 1) < 1e-6)
+        #expect(abs(b[1] - 3) < 1e-6)
+    }
+
+    @Test func sgesvReportsASingularMatrix() {
+        var a: [Float] = [1, 2, 2, 4]
+        var b: [Float] = [1, 1]
+        var pivots = [Int32](repeating: 0, count: 2)
+        let info = LAPACKE_sgesv(LAPACK_ROW_MAJOR, 2, 1, &a, 2, &pivots, &b, 1)
+        #expect(info > 0)  // U(info, info) is exactly zero
     }
 }

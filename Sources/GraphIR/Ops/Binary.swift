@@ -10,7 +10,10 @@ private func broadcastType(_ c: InferContext, resultDType: DType? = nil, floatOn
     return TensorType(resultDType ?? d, shape)
 }
 
-private func arith(_ name: String, floatOnly: Bool = false, _ f: @escaping (Double, Double) -> Double) -> OpSpec {
+/// `partial(ctx, i)` returns the cotangent of operand `i` at the broadcast result shape; the spec sums it back
+/// down to the operand's shape.
+private func arith(_ name: String, floatOnly: Bool = false, _ f: @escaping (Double, Double) -> Double,
+                   partial: @escaping (VJPContext, Int) throws -> Value) -> OpSpec {
     OpSpec(name, arity: 2...2, fusion: .broadcast,
            inferType: { c in
                let t = try broadcastType(c, floatOnly: floatOnly)
@@ -22,7 +25,7 @@ private func arith(_ name: String, floatOnly: Bool = false, _ f: @escaping (Doub
                // Integer arithmetic wraps to i32 and divides toward zero, as in C.
                return n.type.dtype == .i32 ? Tensor(.i32, r.shape, r.scalars.map { $0.rounded(.towardZero) }) : r
            },
-           vjp: .missing)
+           vjp: .rule { ctx in try ctx.cotangents { i in try ctx.graph.unbroadcast(partial(ctx, i), to: ctx.shape(i)) } })
 }
 
 private func compare(_ name: String, _ f: @escaping (Double, Double) -> Bool) -> OpSpec {
@@ -44,13 +47,29 @@ private func logical(_ name: String, _ f: @escaping (Bool, Bool) -> Bool) -> OpS
 }
 
 let binaryOps: [OpKind: OpSpec] = [
-    .add: arith("add", +),
-    .sub: arith("sub", -),
-    .mul: arith("mul", *),
-    .div: arith("div") { $0 / $1 },
-    .maximum: arith("maximum") { Swift.max($0, $1) },
-    .minimum: arith("minimum") { Swift.min($0, $1) },
-    .pow: arith("pow", floatOnly: true, libm_pow),
+    .add: arith("add", +) { c, _ in c.cotangent },
+    .sub: arith("sub", -) { c, i in i == 0 ? c.cotangent : try c.graph.neg(c.cotangent) },
+    .mul: arith("mul", *) { c, i in try c.graph.mul(c.cotangent, c.operands[1 - i]) },
+    .div: arith("div", { $0 / $1 }) { c, i in
+        let g = c.graph
+        // d(a/b)/db = -y/b
+        return i == 0 ? try g.div(c.cotangent, c.operands[1]) : try g.neg(g.div(g.mul(c.cotangent, c.result), c.operands[1]))
+    },
+    .maximum: arith("maximum", { Swift.max($0, $1) }) { c, i in
+        // Ties send the whole cotangent to the first operand.
+        let g = c.graph, (a, b) = (c.operands[0], c.operands[1])
+        return try g.keepWhere(i == 0 ? g.binary(.ge, a, b) : g.binary(.lt, a, b), c.cotangent)
+    },
+    .minimum: arith("minimum", { Swift.min($0, $1) }) { c, i in
+        let g = c.graph, (a, b) = (c.operands[0], c.operands[1])
+        return try g.keepWhere(i == 0 ? g.binary(.le, a, b) : g.binary(.gt, a, b), c.cotangent)
+    },
+    .pow: arith("pow", floatOnly: true, libm_pow) { c, i in
+        // d a^b / da = b · a^(b-1);  d a^b / db = a^b · log(a) (defined for a > 0).
+        let g = c.graph, (a, b) = (c.operands[0], c.operands[1])
+        if i == 0 { return try g.mul(c.cotangent, g.mul(b, g.binary(.pow, a, g.binary(.sub, b, scalar: 1)))) }
+        return try g.mul(c.cotangent, g.mul(c.result, g.log(a)))
+    },
     .eq: compare("eq", ==),
     .ne: compare("ne", !=),
     .lt: compare("lt", <),
@@ -71,5 +90,14 @@ let binaryOps: [OpKind: OpSpec] = [
             return TensorType(d, s)
         },
         evaluate: { a, n in broadcastMap(a, n.type) { $0[0] != 0 ? $0[1] : $0[2] } },
-        vjp: .missing),
+        vjp: .rule { ctx in
+            let g = ctx.graph, cond = ctx.operands[0]
+            return try ctx.cotangents { i in
+                switch i {
+                case 1: return try g.unbroadcast(g.keepWhere(cond, ctx.cotangent), to: ctx.shape(1))
+                case 2: return try g.unbroadcast(g.keepWhere(g.unary(.logicalNot, cond), ctx.cotangent), to: ctx.shape(2))
+                default: return nil  // the condition is boolean
+                }
+            }
+        }),
 ]

@@ -50,10 +50,55 @@ let matmulOps: [OpKind: OpSpec] = [
             }
             return Tensor(n.type.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule(matmulVJP),
         flops: { ops, r, at in
             guard let d = try? matmulDims(ops[0], ops[1], transposeA: at.bool("transpose_a") ?? false,
                                           transposeB: at.bool("transpose_b") ?? false) else { return 0 }
             return 2 * d.batch.reduce(1, *) * d.m * d.n * d.k
         }),
 ]
+
+/// C = op(A)·op(B). With stored operands, for each transpose combination (g = dC):
+///   (F,F) dA = g·Bᵀ,   dB = Aᵀ·g        (F,T) dA = g·B,    dB = gᵀ·A
+///   (T,F) dA = B·gᵀ,   dB = A·g         (T,T) dA = Bᵀ·gᵀ,  dB = gᵀ·Aᵀ
+/// Broadcast batch dimensions are summed back by `unbroadcast`. A rank-2 weight multiplied by a batched
+/// activation gets its gradient from one GEMM over the flattened rows instead of a batched product and a sum.
+private func matmulVJP(_ ctx: VJPContext) throws -> [Value?] {
+    let g = ctx.graph, (a, b) = (ctx.operands[0], ctx.operands[1]), ct = ctx.cotangent
+    let ta = ctx.attributes.bool("transpose_a") ?? false, tb = ctx.attributes.bool("transpose_b") ?? false
+    return try ctx.cotangents { i in
+        if i == 0 {
+            let d: Value
+            switch (ta, tb) {
+            case (false, false): d = try g.matmul(ct, b, transposeB: true)
+            case (false, true): d = try g.matmul(ct, b)
+            case (true, false): d = try g.matmul(b, ct, transposeB: true)
+            case (true, true): d = try g.matmul(b, ct, transposeA: true, transposeB: true)
+            }
+            return try g.unbroadcast(d, to: ctx.shape(0))
+        }
+        if !ta, let flat = try flattenedWeightGradient(g, activation: a, cotangent: ct, weightShape: ctx.shape(1), transposed: tb) {
+            return flat
+        }
+        let d: Value
+        switch (ta, tb) {
+        case (false, false): d = try g.matmul(a, ct, transposeA: true)
+        case (false, true): d = try g.matmul(ct, a, transposeA: true)
+        case (true, false): d = try g.matmul(a, ct)
+        case (true, true): d = try g.matmul(ct, a, transposeA: true, transposeB: true)
+        }
+        return try g.unbroadcast(d, to: ctx.shape(1))
+    }
+}
+
+/// dW for `x·W` (or `x·Wᵀ`) where W is rank 2 and x is batched with the same batch shape as the result:
+/// the rows of every batch are stacked, so dW = Xᵀ·G (or Gᵀ·X) is a single GEMM. Nil when not applicable.
+private func flattenedWeightGradient(_ g: Graph, activation x: Value, cotangent ct: Value, weightShape: [Int],
+                                     transposed: Bool) throws -> Value? {
+    let xs = g.type(of: x).shape, cs = g.type(of: ct).shape
+    guard weightShape.count == 2, xs.count > 2, Array(xs.dropLast(2)) == Array(cs.dropLast(2)) else { return nil }
+    let rows = xs.dropLast().reduce(1, *)
+    let x2 = try g.reshape(x, [rows, xs[xs.count - 1]])
+    let c2 = try g.reshape(ct, [rows, cs[cs.count - 1]])
+    return transposed ? try g.matmul(c2, x2, transposeA: true) : try g.matmul(x2, c2, transposeA: true)
+}

@@ -20,8 +20,10 @@ func normalizedAxes(_ c: InferContext) throws -> [Int] {
     return axes.sorted()
 }
 
+/// `derivative(ctx, axes)` returns the input's cotangent (axes normalized and sorted).
 private func reduction(_ name: String, initial: Double, combine: @escaping (Double, Double) -> Double,
-                       finish: @escaping (Double, Int) -> Double = { v, _ in v }) -> OpSpec {
+                       finish: @escaping (Double, Int) -> Double = { v, _ in v },
+                       derivative: @escaping (VJPContext, [Int]) throws -> Value) -> OpSpec {
     OpSpec(name, arity: 1...1, attributes: [AttrSchema("axes", .ints), AttrSchema("keep_dims", .bool, required: false)],
            fusion: .reduction,
            inferType: { c in
@@ -45,14 +47,32 @@ private func reduction(_ name: String, initial: Double, combine: @escaping (Doub
                let m = axes.reduce(1) { $0 * x.shape[$1] }
                return Tensor(n.type.dtype, n.type.shape, acc.map { finish($0, m) })
            },
-           vjp: .missing,
+           vjp: .rule { ctx in
+               let rank = ctx.graph.type(of: ctx.operands[0]).rank
+               let axes = (ctx.attributes.ints("axes") ?? []).compactMap { normalizeAxis($0, rank: rank) }.sorted()
+               return try ctx.cotangents { _ in try derivative(ctx, axes) }
+           },
            flops: { ops, _, _ in ops[0].count })
 }
 
 let reductionOps: [OpKind: OpSpec] = [
-    .reduceSum: reduction("reduce_sum", initial: 0, combine: +),
-    .reduceMax: reduction("reduce_max", initial: -.infinity, combine: { Swift.max($0, $1) }),
-    .reduceMean: reduction("reduce_mean", initial: 0, combine: +, finish: { $0 / Double($1) }),
+    .reduceSum: reduction("reduce_sum", initial: 0, combine: +) { c, axes in
+        let g = c.graph, shape = c.shape(0)
+        return try g.broadcast(g.keepReducedAxes(c.cotangent, inputShape: shape, axes: axes), to: shape)
+    },
+    .reduceMax: reduction("reduce_max", initial: -.infinity, combine: { Swift.max($0, $1) }) { c, axes in
+        // The cotangent goes to the maxima, split evenly between ties (as PyTorch's amax).
+        let g = c.graph, x = c.operands[0], shape = c.shape(0)
+        let y = try g.keepReducedAxes(c.result, inputShape: shape, axes: axes)
+        let hits = try g.indicator(g.binary(.eq, x, y), like: x)
+        let count = try g.reduceSum(hits, axes: axes, keepDims: true)
+        return try g.mul(g.div(hits, count), g.keepReducedAxes(c.cotangent, inputShape: shape, axes: axes))
+    },
+    .reduceMean: reduction("reduce_mean", initial: 0, combine: +, finish: { $0 / Double($1) }) { c, axes in
+        let g = c.graph, shape = c.shape(0)
+        let m = axes.reduce(1) { $0 * shape[$1] }
+        return try g.broadcast(g.scaled(g.keepReducedAxes(c.cotangent, inputShape: shape, axes: axes), 1 / Double(max(m, 1))), to: shape)
+    },
     .argmax: OpSpec(
         "argmax", arity: 1...1, attributes: [AttrSchema("axis", .int), AttrSchema("keep_dims", .bool, required: false)],
         fusion: .reduction,

@@ -10,7 +10,7 @@ let shapeOps: [OpKind: OpSpec] = [
             return TensorType(c.operands[0].dtype, s)
         },
         evaluate: { a, n in a[0].reshaped(n.type.shape) },
-        vjp: .missing,
+        vjp: .rule { ctx in try ctx.cotangents { _ in try ctx.graph.reshape(ctx.cotangent, ctx.shape(0)) } },
         flops: { _, _, _ in 0 }),
     .transpose: OpSpec(
         "transpose", arity: 1...1, attributes: [AttrSchema("perm", .ints)], fusion: .injective,
@@ -32,7 +32,12 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(x.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let p = ctx.attributes.ints("perm") ?? []
+            var inverse = [Int](repeating: 0, count: p.count)
+            for (k, d) in p.enumerated() { inverse[d] = k }
+            return try ctx.cotangents { _ in try ctx.graph.transpose(ctx.cotangent, inverse) }
+        },
         flops: { _, _, _ in 0 }),
     .broadcastTo: OpSpec(
         "broadcast_to", arity: 1...1, attributes: [AttrSchema("shape", .ints)], fusion: .broadcast,
@@ -42,7 +47,7 @@ let shapeOps: [OpKind: OpSpec] = [
             return TensorType(c.operands[0].dtype, s)
         },
         evaluate: { a, n in broadcastMap(a, n.type) { $0[0] } },
-        vjp: .missing,
+        vjp: .rule { ctx in try ctx.cotangents { _ in try ctx.graph.unbroadcast(ctx.cotangent, to: ctx.shape(0)) } },
         flops: { _, _, _ in 0 }),
     .slice: OpSpec(
         "slice", arity: 1...1, attributes: [AttrSchema("starts", .ints), AttrSchema("limits", .ints)], fusion: .injective,
@@ -65,7 +70,13 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(x.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let starts = ctx.attributes.ints("starts") ?? [], limits = ctx.attributes.ints("limits") ?? []
+            let shape = ctx.shape(0)
+            return try ctx.cotangents { _ in
+                try ctx.graph.pad(ctx.cotangent, low: starts, high: zip(shape, limits).map { $0 - $1 })
+            }
+        },
         flops: { _, _, _ in 0 }),
     .pad: OpSpec(
         "pad", arity: 1...1, attributes: [AttrSchema("low", .ints), AttrSchema("high", .ints)], fusion: .injective,
@@ -86,7 +97,13 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(x.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let low = ctx.attributes.ints("low") ?? []
+            let shape = ctx.shape(0)
+            return try ctx.cotangents { _ in
+                try ctx.graph.slice(ctx.cotangent, starts: low, limits: zip(low, shape).map { $0 + $1 })
+            }
+        },
         flops: { _, _, _ in 0 }),
     .concat: OpSpec(
         "concat", arity: 1...Int.max, attributes: [AttrSchema("axis", .int)], fusion: .injective,
@@ -122,7 +139,14 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(n.type.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let rank = ctx.node.type.rank
+            let axis = normalizeAxis(ctx.attributes.int("axis") ?? 0, rank: rank) ?? 0
+            let offsets = ctx.operands.indices.map { i in (0..<i).reduce(0) { $0 + ctx.shape($1)[axis] } }
+            return try ctx.cotangents { i in
+                try ctx.graph.slice(ctx.cotangent, axis: axis, offsets[i]..<(offsets[i] + ctx.shape(i)[axis]))
+            }
+        },
         flops: { _, _, _ in 0 }),
     .gather: OpSpec(
         "gather", arity: 2...2, attributes: [AttrSchema("axis", .int)], fusion: .injective,
@@ -151,7 +175,13 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(t.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let shape = ctx.shape(0)
+            let axis = normalizeAxis(ctx.attributes.int("axis") ?? 0, rank: shape.count) ?? 0
+            return try ctx.cotangents { i in
+                i == 0 ? try ctx.graph.scatterAdd(ctx.cotangent, ctx.operands[1], axis: axis, size: shape[axis]) : nil
+            }
+        },
         flops: { _, _, _ in 0 }),
     .scatterAdd: OpSpec(
         "scatter_add", arity: 2...2, attributes: [AttrSchema("axis", .int), AttrSchema("size", .int)], fusion: .opaque,
@@ -178,7 +208,10 @@ let shapeOps: [OpKind: OpSpec] = [
             }
             return Tensor(u.dtype, n.type.shape, out)
         },
-        vjp: .missing,
+        vjp: .rule { ctx in
+            let axis = ctx.attributes.int("axis") ?? 0
+            return try ctx.cotangents { i in i == 0 ? try ctx.graph.gather(ctx.cotangent, ctx.operands[1], axis: axis) : nil }
+        },
         flops: { ops, _, _ in ops[0].count }),
     .iota: OpSpec(
         "iota", arity: 0...0, attributes: [AttrSchema("axis", .int)], fusion: .injective, declaresType: true,

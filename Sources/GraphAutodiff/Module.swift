@@ -1,1 +1,0 @@
-// GraphAutodiff module: see Docs/Architecture.md

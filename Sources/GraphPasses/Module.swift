@@ -1,1 +1,0 @@
-// GraphPasses module: see Docs/Architecture.md

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+
+/// Output formats of `graphc dump`.
+enum DumpFormat: String, CaseIterable, ExpressibleByArgument {
+    case text, dot, json
+}
+
+/// `graphc dump`: load a graph (file or model), verify it, and print it as text, DOT or JSON, or its statistics.
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a graph from a .graph file or a registered model.",
+        discussion: """
+            SOURCE is a path to a .graph file (parsed and verified) or a model name from `graphc models` (built in Swift, then verified). Errors are one line on stderr with a non-zero exit status.
+
+            Formats: `text` is the parseable IR (Docs/IR.md). `dot` is Graphviz with scopes as clusters and parameters coloured by role (trainable green, frozen blue, state grey; inputs yellow): `graphc dump mlp --format dot | dot -Tsvg > mlp.svg`. `json` lists the nodes with their types, attributes and scopes, then the outputs and updates.
+
+            `--stats` prints, instead of the graph, ops by kind with FLOP estimates (a multiply-add counts 2) and parameters by role with element counts and bytes (as text, or JSON with `--format json`).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A .graph file, or a model name (see `graphc models`).", valueName: "FILE.graph|MODEL"))
+    var source: String
+
+    @Option(help: "Model config (e.g. tiny); each model lists its configs in `graphc models`.")
+    var config: String?
+
+    @Option(help: "Training stage, for models that have stages (blip2: 1 or 2).")
+    var stage: Int?
+
+    @Option(help: "Language-model family, for models that take one (blip2: opt, t5, llama).")
+    var llm: String?
+
+    @Option(help: "Output format: text, dot or json.")
+    var format: DumpFormat = .text
+
+    @Flag(help: "Print statistics (ops, parameters by role, FLOPs) instead of the graph.")
+    var stats = false
+
+    @Flag(help: "Print each node's Swift source location (text format).")
+    var locations = false
+
+    func run() throws {
+        do {
+            print(try render(), terminator: "")
+        } catch let e as CLIError {
+            throw e
+        } catch let e as GraphError {
+            throw CLIError(e.message)
+        }
+    }
+
+    /// The whole command as a function of its options, so tests need no process.
+    func render(registry: ModelRegistry = .standard) throws -> String {
+        if stats && format == .dot { throw CLIError("--stats prints text or json, not dot") }
+        let g = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
+        if stats {
+            let s = GraphStats(g)
+            return format == .json ? JSONExporter.export(s, graphName: g.name) : s.report(graphName: g.name) + "\n"
+        }
+        switch format {
+        case .text:
+            let text = GraphPrinter.print(g, locations: locations)
+            return text.hasSuffix("\n") ? text : text + "\n"
+        case .dot: return DotExporter.export(g)
+        case .json: return JSONExporter.export(g)
+        }
+    }
+}
+
+/// Loads SOURCE: an existing file (or any name ending in `.graph`) is parsed, anything else is a model name.
+/// The result is verified either way. Every failure is a one-line `CLIError` naming the file or model.
+func loadGraph(_ source: String, _ options: ModelOptions, registry: ModelRegistry) throws -> Graph {
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory)
+    if exists || source.hasSuffix(".graph") || source.contains("/") {
+        if options != ModelOptions() { throw CLIError("\(source): --config, --stage and --llm apply to models, not files") }
+        guard exists else { throw CLIError("\(source): no such file") }
+        guard !isDirectory.boolValue else { throw CLIError("\(source): is a directory") }
+        return try parseFile(source)
+    }
+    let g: Graph
+    do {
+        g = try registry.build(source, options)
+    } catch let e as GraphError {
+        throw CLIError("model '\(source)': \(e.message)")
+    }
+    do {
+        try Verifier.verify(g)
+    } catch let e as GraphError {
+        throw CLIError("model '\(source)' does not verify: \(e.message)")
+    }
+    return g
+}
+
+/// Reads, parses and verifies a `.graph` file; errors read `FILE:line:col: ...` or `FILE: ...`.
+func parseFile(_ path: String) throws -> Graph {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("\(path): cannot read the file") }
+    let g: Graph
+    do {
+        g = try GraphParser.parse(data: data)
+    } catch let e as GraphError {
+        throw CLIError("\(path):\(e.message)")
+    }
+    do {
+        try Verifier.verify(g)
+    } catch let e as GraphError {
+        throw CLIError("\(path): does not verify: \(e.message)")
+    }
+    return g
+}
