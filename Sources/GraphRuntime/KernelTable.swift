@@ -44,8 +44,16 @@ func makeKernel(_ c: KernelContext) throws -> KernelSpec? {
         return geluKernel(c)
     case .crossEntropy:
         return crossEntropyKernel(c)
-    case .attention:
+    case .attention, .attentionProbs:
         return try attentionKernel(c)
+    case .fusedElementwise:
+        return try fusedElementwiseKernel(c)
+    case .fusedReduce:
+        return try fusedReduceKernel(c)
+    case .fusedMatmul:
+        return try fusedMatmulKernel(c)
+    case .addLayerNorm:
+        return try addLayerNormKernel(c)
     }
 }
 

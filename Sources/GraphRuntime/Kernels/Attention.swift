@@ -54,17 +54,20 @@ struct AttentionPlan {
     let biasStrides: [Int]?
     let tileRows: Int
     let workers: Int
+    /// `attention_probs`: write the masked softmax weights [B, H, Lq, Lk] instead of P·V.
+    let probsOnly: Bool
 
     var scratchElements: Int { tileRows * lk }
 
     func run<T: AttentionScalar>(_ io: KernelIO, _: T.Type, blasThreaded: Bool) {
         let q = UnsafePointer(io.operands[0].assumingMemoryBound(to: T.self))
         let k = UnsafePointer(io.operands[1].assumingMemoryBound(to: T.self))
-        let v = UnsafePointer(io.operands[2].assumingMemoryBound(to: T.self))
-        let lens: UnsafePointer<Int32>? = padding ? UnsafePointer(io.operands[3].assumingMemoryBound(to: Int32.self)) : nil
-        let bias: UnsafePointer<T>? = biasStrides == nil ? nil : UnsafePointer(io.operands[padding ? 4 : 3].assumingMemoryBound(to: T.self))
+        let v = UnsafePointer(io.operands[probsOnly ? 0 : 2].assumingMemoryBound(to: T.self))
+        let rest = probsOnly ? 2 : 3
+        let lens: UnsafePointer<Int32>? = padding ? UnsafePointer(io.operands[rest].assumingMemoryBound(to: Int32.self)) : nil
+        let bias: UnsafePointer<T>? = biasStrides == nil ? nil : UnsafePointer(io.operands[padding ? rest + 1 : rest].assumingMemoryBound(to: T.self))
         let out = io.output.assumingMemoryBound(to: T.self)
-        let scratch = io.scratch!.assumingMemoryBound(to: T.self)
+        let scratch = (io.scratch ?? io.output).assumingMemoryBound(to: T.self)
         let pairs = b * h
         let chunks = blasThreaded ? 1 : Swift.min(workers, pairs)
         parallelChunks(chunks, threads: io.threads) { ch in
@@ -94,16 +97,23 @@ struct AttentionPlan {
                 let (lo, hi) = (ranges[i].lo, Swift.min(ranges[i].hi, validKeys))
                 if lo < hi { wlo = Swift.min(wlo, lo); whi = Swift.max(whi, hi) }
             }
+            let probs = out + (pair &* lq &+ i0) &* lk
             if wlo >= whi {
-                (oBase + i0 &* dv).initialize(repeating: 0, count: rows &* dv)
+                if probsOnly { probs.initialize(repeating: 0, count: rows &* lk) } else { (oBase + i0 &* dv).initialize(repeating: 0, count: rows &* dv) }
                 i0 += rows
                 continue
             }
             let w = whi - wlo
-            T.gemm(false, true, rows, w, d, T(scale), qBase + i0 &* d, d, kBase + wlo &* d, d, 0, s, w)
+            // Scores go to scratch (rows × window), or for attention_probs straight into the output rows.
+            let tile = probsOnly ? probs + wlo : s, ld = probsOnly ? lk : w
+            T.gemm(false, true, rows, w, d, T(scale), qBase + i0 &* d, d, kBase + wlo &* d, d, 0, tile, ld)
             for r in 0..<rows {
                 let i = i0 + r
-                let row = s + r &* w
+                let row = tile + r &* ld
+                if probsOnly {
+                    (probs + r &* lk).initialize(repeating: 0, count: wlo)
+                    (probs + r &* lk + whi).initialize(repeating: 0, count: lk - whi)
+                }
                 let (lo, hi) = (ranges[i].lo, Swift.min(ranges[i].hi, validKeys))
                 if lo >= hi {
                     row.initialize(repeating: 0, count: w)
@@ -117,21 +127,23 @@ struct AttentionPlan {
                 T.softmaxInPlace(row + (lo - wlo), hi - lo)
                 if hi < whi { (row + (hi - wlo)).initialize(repeating: 0, count: whi - hi) }
             }
-            T.gemm(false, false, rows, dv, w, 1, s, w, vBase + wlo &* dv, dv, 0, oBase + i0 &* dv, dv)
+            if !probsOnly { T.gemm(false, false, rows, dv, w, 1, s, w, vBase + wlo &* dv, dv, 0, oBase + i0 &* dv, dv) }
             i0 += rows
         }
     }
 }
 
 func attentionKernel(_ c: KernelContext) throws -> KernelSpec {
-    let (qt, kt, vt) = (c.operandTypes[0], c.operandTypes[1], c.operandTypes[2])
+    let probsOnly = c.node.op == .attentionProbs
+    let (qt, kt) = (c.operandTypes[0], c.operandTypes[1])
+    let vt = probsOnly ? kt : c.operandTypes[2]
     guard let mask = c.attributes.mask("mask"), let scale = c.attributes.float("scale") else {
         throw c.unsupported("attention without mask or scale attribute")
     }
     let (b, h, lq, d) = (qt.shape[0], qt.shape[1], qt.shape[2], qt.shape[3])
     let (hk, lk, dv) = (kt.shape[1], kt.shape[2], vt.shape[3])
     var biasStrides: [Int]? = nil
-    let biasIndex = mask.keyPadding ? 4 : 3
+    let biasIndex = (probsOnly ? 2 : 3) + (mask.keyPadding ? 1 : 0)
     if c.operandTypes.count > biasIndex {
         let bs = c.operandTypes[biasIndex].shape
         let own = stridesOf(bs), off = 4 - bs.count
@@ -143,10 +155,10 @@ func attentionKernel(_ c: KernelContext) throws -> KernelSpec {
     let tileRows = Swift.min(lq, 64)
     let plan = AttentionPlan(b: b, h: h, lq: lq, d: d, hk: hk, lk: lk, dv: dv, scale: scale,
                              ranges: visibleKeyRanges(mask.pattern, lq: lq, lk: lk), padding: mask.keyPadding,
-                             biasStrides: biasStrides, tileRows: Swift.max(tileRows, 1), workers: workers)
+                             biasStrides: biasStrides, tileRows: Swift.max(tileRows, 1), workers: workers, probsOnly: probsOnly)
     let dtype = c.type.dtype
-    let scratch = plan.scratchElements * workers * dtype.byteSize
-    return KernelSpec("gemm attention \(b)x\(h) \(lq)x\(lk)", scratchBytes: Swift.max(scratch, 1), usesBLAS: blasThreaded) { io in
+    let scratch = probsOnly ? 0 : plan.scratchElements * workers * dtype.byteSize
+    return KernelSpec("gemm \(probsOnly ? "attention_probs" : "attention") \(b)x\(h) \(lq)x\(lk)", scratchBytes: scratch, usesBLAS: blasThreaded) { io in
         if dtype == .f64 { plan.run(io, Double.self, blasThreaded: blasThreaded) } else { plan.run(io, Float.self, blasThreaded: blasThreaded) }
     }
 }
