@@ -200,6 +200,57 @@ func cases(_ op: OpKind) -> [OpCase] {
                     try b.g.crossEntropy(logits: try b.x([3, 4]), labels: try b.ints([3], -100..<(-99)))
                 },
                 OpCase(label: "f64", tolerance: f64) { b in try b.g.crossEntropy(logits: try b.x([4, 7], .f64), labels: try b.ints([4], 0..<7)) }]
+    case .fusedElementwise:
+        let specs: [(String, [[Int]], [DType])] = [("gelu(add($0, $1))", [[6, 33], [33]], [.f32, .f32]),
+                                                   ("where(gt($0, 0), $0, mul($0, 0.01))", [[40_000]], [.f32]),
+                                                   ("lt($0, $1)", [[5, 7], [5, 1]], [.f32, .f32]),
+                                                   ("mul(sub($0, $1), rsqrt(add($2, 1e-05)))", [[4, 9], [4, 1], [4, 1]], [.f32, .f32, .f32]),
+                                                   ("where($0, exp($1), neg(tanh($1)))", [[3, 1], [3, 17]], [.bool, .f32]),
+                                                   ("sigmoid(mul($0, $1))", [[2, 3], [3]], [.f64, .f64])]
+        return specs.map { s in
+            OpCase(label: s.0, tolerance: s.2.contains(.f64) ? f64 : polynomial) { b in
+                try b.g.emit(.fusedElementwise, try zip(s.1, s.2).map { try b.x($0.0, $0.1) }, ["expr": .string(s.0)])
+            }
+        }
+    case .fusedReduce:
+        let specs: [(String, String, [Int], [[Int]])] = [("mul($0, $0)", "sum", [1], [[6, 50], [6, 50]]), ("exp($0)", "max", [0], [[7, 5]]),
+                                                         ("sub($0, $1)", "mean", [0, 1], [[3, 4], [4]]), ("relu($0)", "sum", [0], [[300, 64]])]
+        return specs.map { s in
+            OpCase(label: "\(s.0) \(s.1) \(s.2)", tolerance: sums) { b in
+                try b.g.emit(.fusedReduce, try s.3.map { try b.x($0) }, ["expr": .string(s.0), "reduce": .symbol(s.1), "axes": .ints(s.2)])
+            }
+        }
+    case .fusedMatmul:
+        let specs: [(String, [Int], [Int], Bool, [[Int]])] = [("gelu(add($0, $1))", [6, 16], [24, 16], true, [[24]]),
+                                                              ("add($0, $1)", [2, 5, 7], [7, 3], false, [[2, 5, 3]]),
+                                                              ("gt($0, 0)", [4, 5], [5, 6], false, []),
+                                                              ("mul($0, 0.125)", [3, 4, 8], [3, 6, 8], true, [])]
+        return specs.map { s in
+            OpCase(label: "\(s.0) \(s.1) x \(s.2)", tolerance: gemm) { b in
+                var at: Attributes = ["expr": .string(s.0)]
+                if s.3 { at["transpose_b"] = .bool(true) }
+                return try b.g.emit(.fusedMatmul, [try b.x(s.1), try b.x(s.2)] + s.4.map { try b.x($0) }, at)
+            }
+        }
+    case .addLayerNorm:
+        return [OpCase(label: "same shapes, gamma and beta", tolerance: sums) { b in
+                    try b.g.emit(.addLayerNorm, [try b.x([5, 24]), try b.x([5, 24]), try b.x([24]), try b.x([24])], ["eps": .float(1e-5)])
+                },
+                OpCase(label: "broadcast residual", tolerance: sums) { b in
+                    try b.g.emit(.addLayerNorm, [try b.x([3, 4, 9]), try b.x([9])], ["eps": .float(1e-6)])
+                }]
+    case .attentionProbs:
+        let specs: [(MaskPattern, Bool, [Int]?, Int, Int)] = [(.none, false, nil, 5, 5), (.causal, true, nil, 4, 6), (.block([3, 2]), false, [1, 3, 5, 5], 5, 5),
+                                                              (.prefixCausal(2), false, nil, 70, 70)]
+        return specs.map { s in
+            OpCase(label: "\(s.0) lens \(s.1) bias \(s.2 ?? [])", tolerance: gemm) { b in
+                let q = try b.x([2, 3, s.3, 4]), k = try b.x([2, 3, s.4, 4])
+                var ops = [q, k]
+                if s.1 { ops.append(try b.ints([2], 0..<(s.4 + 1))) }
+                if let bs = s.2 { ops.append(try b.x(bs)) }
+                return try b.g.emit(.attentionProbs, ops, ["mask": .mask(AttentionMask(s.0, keyPadding: s.1)), "scale": .float(0.5)])
+            }
+        }
     case .attention:
         struct A { var b = 2, h = 3, hk = 3, lq = 5, lk = 5, d = 4, dv = 4; var mask = MaskPattern.none; var lens = false; var bias: [Int]? = nil; var dtype = DType.f32 }
         let specs: [A] = [A(), A(mask: .causal), A(lq: 3, lk: 7, mask: .causal), A(lq: 9, lk: 9, mask: .prefixCausal(4)),
