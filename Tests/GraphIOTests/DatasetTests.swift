@@ -16,7 +16,7 @@ func checksum(_ d: ShapesDataset, _ n: Int) -> UInt64 {
 
 @Suite struct ShapesDatasetTests {
     /// Golden value: changes only when the generator or renderer changes (update it deliberately, and say so).
-    static let goldenChecksum: UInt64 = 0
+    static let goldenChecksum: UInt64 = 18017046444436310735
 
     @Test func sameSeedSameImagesAndCaptionsEveryRun() {
         let d = ShapesDataset(split: .train, count: 1000, imageSize: 32, seed: 7)
@@ -27,6 +27,17 @@ func checksum(_ d: ShapesDataset, _ n: Int) -> UInt64 {
         #expect(sum != checksum(ShapesDataset(split: .heldOut, count: 1000, imageSize: 32, seed: 7), 24))
         // Random access: sample 17 alone equals sample 17 after the others.
         #expect(d.sample(at: 17).image == ShapesDataset(split: .train, count: 1000, imageSize: 32, seed: 7).sample(at: 17).image)
+    }
+
+    /// The numbers Docs/Data.md quotes (held-out counts cross-checked with a Python re-implementation of the hash).
+    @Test func sceneSpaceSizes() {
+        let scenes = ShapesDataset.allScenes()
+        #expect(scenes.count == 864 + 18240 + 288)
+        let held = scenes.filter { ShapesDataset.splitOf($0) == .heldOut }
+        #expect(held.count == 96 + 2309 + 36)
+        let captions = scenes.flatMap { ShapesDataset.captions(for: $0) }
+        #expect(captions.count == 864 * 5 + 18240 * 5 + 288 * 4)
+        #expect(Set(captions).count == captions.count)
     }
 
     @Test func splitsAreDisjointAndCaptionsVary() {
@@ -190,7 +201,8 @@ func collect(_ it: EpochIterator) throws -> [Batch] {
         var options = DataLoader.Options(batchSize: 6)
         options.shuffle = false
         let batch = try DataLoader(dataset: data, preprocessor: ImagePreprocessor(size: 32), options: options).epoch(0).next()!
-        let path = temporaryDirectory() + "/sheet.png"
+        // GRAPHC_CONTACT_SHEET=/some/file.png keeps the sheet for a look.
+        let path = ProcessInfo.processInfo.environment["GRAPHC_CONTACT_SHEET"] ?? (temporaryDirectory() + "/sheet.png")
         try ContactSheet.write(images: batch.images, captions: batch.captions, to: path, columns: 3, cellSize: 64)
         let sheet = try ImageDecoder.decode(path: path)
         #expect(sheet.width == 3 * 72 && sheet.height == 2 * (72 + 3 * 12))
@@ -232,10 +244,6 @@ func collect(_ it: EpochIterator) throws -> [Batch] {
         let report = try ClipartImporter.importLibrary(root: root, to: out)
         #expect(report == ClipartImporter.Report(written: 3, withoutSVG: 1, withoutTitle: 1))
         let d = try CaptionFileDataset.open(out)
-        #expect(d.entries.map(\.caption) == ["clip art of coffee cup: drinks, food",
-                                             "clip art of thing: misc",
-                                             "clip art of violin (colour) & bow: music, instrument, recreation"] ||
-                d.entries.map(\.caption).count == 3)
         #expect(d.entries.map(\.caption)[2] == "clip art of violin (colour) & bow: music, instrument")
         #expect(d.entries.map(\.caption)[0] == "clip art of coffee cup: drinks, food")
         #expect(d.entries.map(\.caption)[1] == "clip art of thing: misc")

@@ -21,7 +21,9 @@ public enum ClipartImporter {
     /// Imports `root` (the folder holding `png/` and `svg/`, e.g. `/usr/share/openclipart`) into `jsonlPath`.
     public static func importLibrary(root: String, to jsonlPath: String) throws -> Report {
         let pngRoot = root + "/png"
-        guard let walker = FileManager.default.enumerator(atPath: pngRoot) else {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: pngRoot, isDirectory: &isDir), isDir.boolValue,
+              let walker = FileManager.default.enumerator(atPath: pngRoot) else {
             throw GraphIOError(.dataset, "\(pngRoot): cannot list (expected <root>/png and <root>/svg)")
         }
         var pngs: [String] = []

@@ -61,7 +61,9 @@ public struct ShapesDataset: ImageCaptionDataset {
     }
 
     static func splitOf(_ scene: Scene) -> Split {
-        stableHash(Array(scene.contentKey.utf8)) % 8 == 0 ? .heldOut : .train
+        // FNV's low bits depend only on the bytes' low bits: mix them before taking the residue.
+        var g = SeededGenerator(seed: stableHash(Array(scene.contentKey.utf8)))
+        return g.next() % 8 == 0 ? .heldOut : .train
     }
 
     /// Sample `index`'s generator: independent streams per split and index.
@@ -115,6 +117,40 @@ public struct ShapesDataset: ImageCaptionDataset {
             shapes.append(s)
         }
         return Scene(layout: .group, shapes: shapes)
+    }
+
+    /// Every distinct scene content once (positions only where captions name them; no jitter): the candidate
+    /// set for retrieval-style evaluation and the denominator of chance levels.
+    public static func allScenes() -> [Scene] {
+        var shapes: [Shape] = []
+        for k in kinds.indices {
+            for c in colourNames.indices {
+                for large in [false, true] { shapes.append(Shape(kind: k, colour: c, large: large, cell: 4, dx: 0, dy: 0, grow: 0)) }
+            }
+        }
+        var out: [Scene] = []
+        for s in shapes {
+            for cell in 0..<9 {
+                var t = s
+                t.cell = cell
+                out.append(Scene(layout: .single, shapes: [t]))
+            }
+        }
+        for horizontal in [true, false] {
+            for a in shapes {
+                for b in shapes where a.content != b.content {
+                    var (x, y) = (a, b)
+                    (x.cell, y.cell) = horizontal ? (3, 5) : (1, 7)
+                    out.append(Scene(layout: .pair(horizontal: horizontal), shapes: [x, y]))
+                }
+            }
+        }
+        for n in 2...4 {
+            for s in shapes {
+                out.append(Scene(layout: .group, shapes: (0..<n).map { i in var t = s; t.cell = [0, 2, 6, 8][i]; return t }))
+            }
+        }
+        return out
     }
 
     /// Every paraphrase of a scene's caption, in a fixed order.
