@@ -66,7 +66,8 @@ let package = Package(
             swiftSettings: v5
         ),
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"], swiftSettings: v5),
-        .testTarget(name: "GraphAutodiffTests", dependencies: ["GraphIR", "GraphAutodiff", "GraphNN"], swiftSettings: v5),
+        .testTarget(name: "GraphAutodiffTests", dependencies: ["GraphIR", "GraphAutodiff", "GraphNN"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime"], swiftSettings: v5),
         .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
