@@ -52,7 +52,8 @@ private struct Parser {
     let graph = Graph()
     /// Value names to values and where they were defined.
     var values: [String: (value: Value, offset: Int)] = [:]
-    var parameterNames: [String: Int] = [:]
+    /// Leaf names to the offset of the node's attributes (for "already used at") and, for parameters, the value.
+    var parameterNames: [String: (offset: Int, value: Value)] = [:]
     var inputNames: [String: Int] = [:]
 
     init(_ bytes: [UInt8]) {
@@ -141,7 +142,7 @@ private struct Parser {
         try advance()
         let at = token.offset
         let name = try string("the updated parameter's name as a string")
-        guard let param = graph.parameters.first(where: { $0.name == name }) else {
+        guard let param = parameterNames[name] else {
             throw error(at, "expected the name of a parameter defined above, found \(GraphPrinter.quoted(name))")
         }
         if graph.updates.contains(where: { $0.parameter == name }) {
@@ -225,11 +226,11 @@ private struct Parser {
     mutating func checkLeafName(_ node: Node, at: Int) throws {
         guard node.op == .parameter || node.op == .input, let leaf = node.name else { return }
         let kind = node.op == .parameter ? "parameter" : "input"
-        if let previous = node.op == .parameter ? parameterNames[leaf] : inputNames[leaf] {
+        if let previous = node.op == .parameter ? parameterNames[leaf]?.offset : inputNames[leaf] {
             let (l, c) = position.lineColumn(previous)
             throw error(at, "expected a unique \(kind) name, found \(GraphPrinter.quoted(leaf)) already used at \(l):\(c)")
         }
-        if node.op == .parameter { parameterNames[leaf] = at } else { inputNames[leaf] = at }
+        if node.op == .parameter { parameterNames[leaf] = (at, Value(graph.nodes.count)) } else { inputNames[leaf] = at }
     }
 
     /// Trailing `scope "..."`, `note {...}`, `loc "File.swift:12"`, each at most once, in any order.
