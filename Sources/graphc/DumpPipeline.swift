@@ -3,7 +3,8 @@ import GraphIR
 import GraphPasses
 
 /// The stages `graphc dump` runs between building a graph and printing it: passes before autodiff, autodiff
-/// (`--train`), passes after it. Every stage is verified, and `--after STAGE` / `--print-after-all` print the
+/// (`--train`: the whole training step of `trainingGraph`, i.e. forward, backward and the AdamW update), passes
+/// after it. Every stage is verified, and `--after STAGE` / `--print-after-all` print the
 /// IR after the named stages (MLIR's `// -----// IR dump after …` headers).
 struct DumpPipeline {
     /// Differentiate the output named `loss` with respect to every trainable parameter.
@@ -27,8 +28,19 @@ struct DumpPipeline {
         return ([], try Passes.parseList("inference"))
     }
 
-    /// Runs the stages on `g`; returns the final graph, the printed dumps and one record per pass.
-    func run(_ g: Graph) throws -> (graph: Graph, dumps: String, records: [PassRecord]) {
+    /// What running the stages produced.
+    struct Result {
+        var graph: Graph
+        /// The `--after` / `--print-after-all` dumps, concatenated.
+        var dumps: String
+        var records: [PassRecord]
+        /// Costs of differentiation (with `--train` and `measureAutodiff`).
+        var autodiff: AutodiffStats?
+    }
+
+    /// Runs the stages on `g`. `measureAutodiff` also differentiates everything once more, to report what
+    /// selective differentiation saved (for `--stats`).
+    func run(_ g: Graph, measureAutodiff: Bool = false) throws -> Result {
         let (pre, post) = try stages()
         let ran = pre.map(\.name) + (train ? [DumpPipeline.autodiffStage] : []) + post.map(\.name)
         for name in after where !ran.contains(name) {
@@ -39,6 +51,7 @@ struct DumpPipeline {
         }
         var dumps = ""
         var records: [PassRecord] = []
+        var autodiff: AutodiffStats?
         var stageNumber = 0
         func manager(_ passes: [Pass]) -> PassManager {
             var m = PassManager(passes: passes, verify: Verifier.verify, render: { GraphPrinter.print($0) }, sink: { dumps += $0 })
@@ -56,7 +69,13 @@ struct DumpPipeline {
             guard let loss = current.output("loss") else {
                 throw CLIError("--train needs an output named 'loss' (outputs: \(current.outputs.map(\.name).joined(separator: ", ")))")
             }
-            current = try gradients(of: loss, in: current).graph
+            let training = try trainingGraph(minimizing: loss, in: current)
+            if measureAutodiff {
+                var stats = try training.gradients.stats()
+                stats.optimizerFLOPs = flops(of: training.graph, training.optimizerStart..<training.graph.nodes.count)
+                autodiff = stats
+            }
+            current = training.graph
             try Verifier.verify(current)
             stageNumber += 1
             if printAfterAll || after.contains(DumpPipeline.autodiffStage) {
@@ -72,7 +91,7 @@ struct DumpPipeline {
             current = r.graph
             records += r.records
         }
-        return (current, dumps, records)
+        return Result(graph: current, dumps: dumps, records: records, autodiff: autodiff)
     }
 
     /// Shifts the stage number of a `// -----// IR dump after N: …` header by `offset`.
