@@ -76,6 +76,6 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),
-        .testTarget(name: "graphcTests", dependencies: ["graphc"], swiftSettings: v5),
+        .testTarget(name: "graphcTests", dependencies: ["graphc", "BLIP2HF", "GraphIO"], swiftSettings: v5),
     ]
 )
