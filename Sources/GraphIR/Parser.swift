@@ -58,14 +58,16 @@ private struct Parser {
 
     init(_ bytes: [UInt8]) {
         lexer = TextLexer(bytes)
-        token = TextToken(kind: .end, offset: 0, text: "")
+        token = TextToken(kind: .end, offset: 0, end: 0)
         do { token = try lexer.next() } catch { lexError = error as? GraphError }
     }
 
     var position: SourcePosition { lexer.position }
 
     func error(_ at: Int, _ message: String) -> GraphError { position.error(at, message) }
-    func expected(_ what: String) -> GraphError { error(token.offset, "expected \(what), found \(token.described)") }
+    func expected(_ what: String) -> GraphError {
+        error(token.offset, "expected \(what), found \(token.described(in: lexer.bytes))")
+    }
 
     mutating func advance() throws {
         token = try lexer.next()
@@ -86,14 +88,14 @@ private struct Parser {
         try advance()
     }
 
-    mutating func string(_ what: String) throws -> String {
-        guard case .string(let s) = token.kind else { throw expected(what) }
+    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+        guard case .string(let s) = token.kind else { throw expected(what()) }
         try advance()
         return s
     }
 
-    mutating func identifier(_ what: String) throws -> String {
-        guard case .identifier(let s) = token.kind else { throw expected(what) }
+    mutating func identifier(_ what: @autoclosure () -> String) throws -> String {
+        guard case .identifier(let s) = token.kind else { throw expected(what()) }
         try advance()
         return s
     }
@@ -118,8 +120,8 @@ private struct Parser {
         return graph
     }
 
-    mutating func valueUse(_ context: String) throws -> Value {
-        guard case .value(let name) = token.kind else { throw expected("a value (%name) \(context)") }
+    mutating func valueUse(_ context: @autoclosure () -> String) throws -> Value {
+        guard case .value(let name) = token.kind else { throw expected("a value (%name) \(context())") }
         guard let v = values[name] else {
             throw error(token.offset, "expected a value defined before this use, found undefined value %\(name)")
         }
@@ -320,24 +322,24 @@ private struct Parser {
         return attrs
     }
 
-    mutating func int(_ what: String) throws -> Int {
-        guard case .int(let i) = token.kind else { throw expected(what) }
+    mutating func int(_ what: @autoclosure () -> String) throws -> Int {
+        guard case .int(let i) = token.kind else { throw expected(what()) }
         guard i.magnitude <= attributeIntLimit else {
-            throw error(token.offset, "expected \(what) of magnitude at most 2^53, found \(i)")
+            throw error(token.offset, "expected \(what()) of magnitude at most 2^53, found \(i)")
         }
         try advance()
         return i
     }
 
     /// A float literal; integers, `inf`, `-inf` and `nan` are accepted too.
-    mutating func number(_ what: String) throws -> Double {
+    mutating func number(_ what: @autoclosure () -> String) throws -> Double {
         let d: Double
         switch token.kind {
         case .float(let f): d = f
         case .int(let i): d = Double(i)
         case .identifier("inf"): d = .infinity
         case .identifier("nan"): d = .nan
-        default: throw expected(what)
+        default: throw expected(what())
         }
         try advance()
         return d
@@ -379,8 +381,8 @@ private struct Parser {
     }
 
     /// `[a, b, ...]` with `element` reading each entry. The entries' product must not overflow (reshape multiplies them).
-    mutating func list<T>(_ what: String, _ element: (inout Parser) throws -> T) throws -> [T] {
-        guard isPunct("[") else { throw expected(what) }
+    mutating func list<T>(_ what: @autoclosure () -> String, _ element: (inout Parser) throws -> T) throws -> [T] {
+        guard isPunct("[") else { throw expected(what()) }
         let at = token.offset
         try advance()
         var items: [T] = []
