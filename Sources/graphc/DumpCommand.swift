@@ -49,7 +49,7 @@ struct Dump: ParsableCommand {
     @Option(help: ArgumentHelp("Passes to run: a pipeline (training, training-post-ad, inference) or a comma-separated list (canonicalize,cse,dce). With --train they run after autodiff.", valueName: "SPEC"))
     var passes: String?
 
-    @Option(help: ArgumentHelp("Print the IR after this stage (a pass name, or autodiff); repeatable. Without --passes this runs the standard pipeline (inference, or training + autodiff + training-post-ad with --train).", valueName: "STAGE"))
+    @Option(help: ArgumentHelp("Print the IR after this stage (a pass name, autodiff, or lower: the runtime's kernel list and memory plan); repeatable. Without --passes this runs the standard pipeline (inference, or training + autodiff + training-post-ad with --train).", valueName: "STAGE"))
     var after: [String] = []
 
     @Flag(help: "Print the IR after every stage.")

@@ -1,6 +1,7 @@
 import GraphAutodiff
 import GraphIR
 import GraphPasses
+import GraphRuntime
 
 /// The stages `graphc dump` runs between building a graph and printing it: passes before autodiff, autodiff
 /// (`--train`: the whole training step of `trainingGraph`, i.e. forward, backward and the AdamW update), passes
@@ -17,6 +18,8 @@ struct DumpPipeline {
 
     /// The name `--after` uses for the autodiff stage.
     static let autodiffStage = "autodiff"
+    /// The last stage, run only when `--after lower` asks for it: the runtime's kernel list and memory plan.
+    static let lowerStage = "lower"
 
     /// Pass names before and after autodiff. With `--passes` those run after autodiff (fused ops have no VJP).
     /// Without it, asking to print after a stage selects the standard pipelines: `training`, autodiff,
@@ -42,9 +45,11 @@ struct DumpPipeline {
     /// selective differentiation saved (for `--stats`).
     func run(_ g: Graph, measureAutodiff: Bool = false) throws -> Result {
         let (pre, post) = try stages()
+        let lowers = after.contains(DumpPipeline.lowerStage)
         let ran = pre.map(\.name) + (train ? [DumpPipeline.autodiffStage] : []) + post.map(\.name)
+            + (lowers ? [DumpPipeline.lowerStage] : [])
         for name in after where !ran.contains(name) {
-            let known = Passes.all.map(\.name) + [DumpPipeline.autodiffStage]
+            let known = Passes.all.map(\.name) + [DumpPipeline.autodiffStage, DumpPipeline.lowerStage]
             throw CLIError(known.contains(name)
                            ? "--after \(name): that stage does not run here (stages: \(ran.isEmpty ? "none" : ran.joined(separator: ", ")))"
                            : "--after \(name): unknown stage (known: \(known.joined(separator: ", ")))")
@@ -90,6 +95,10 @@ struct DumpPipeline {
             let r = try m.run(current)
             current = r.graph
             records += r.records
+        }
+        if lowers {
+            let program = try Program.lower(current)
+            dumps += "// -----// program after \(ran.count): \(DumpPipeline.lowerStage) //----- //\n" + program.description + "\n"
         }
         return Result(graph: current, dumps: dumps, records: records, autodiff: autodiff)
     }

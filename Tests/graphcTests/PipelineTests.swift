@@ -69,6 +69,16 @@ import Testing
         #expect(text.contains("fused_"))
     }
 
+    @Test func afterLowerPrintsTheKernelListAndMemoryPlan() throws {
+        let text = try dump(["transformer-block", "--after", "lower"])
+        #expect(text.hasPrefix("// -----// program after 8: lower //----- //\nprogram transformer_block:"))
+        #expect(text.contains("kernels:"))
+        #expect(text.contains("peak arena bytes:"))
+        let training = try dump(["mlp", "--train", "--after", "autodiff", "--after", "lower"])
+        #expect(training.contains("6: autodiff"))
+        #expect(training.contains("program after 13: lower"))
+    }
+
     @Test func explicitPassesRunAndReportInStats() throws {
         let report = try dump(["transformer-block", "--passes", "canonicalize,cse,dce", "--stats"])
         #expect(report.contains("passes:"))
