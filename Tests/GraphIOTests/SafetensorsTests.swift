@@ -74,6 +74,22 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["t.safetensors"])
     }
 
+    @Test func halfPrecisionWritingRoundsLikePyTorch() throws {
+        let path = temporaryDirectory() + "/h.safetensors"
+        let xs: [Float] = [1, -2.5, 0.1, 65504, 1e-8, 3.14159, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000)]
+        try SafetensorsWriter.write([SafetensorsEntry(name: "h", floats: xs, shape: [8], storeAs: .F16),
+                                     SafetensorsEntry(name: "b", floats: xs, shape: [8], storeAs: .BF16),
+                                     SafetensorsEntry(name: "d", floats: xs, shape: [8], storeAs: .F64)], to: path)
+        let f = try SafetensorsFile(path: path)
+        #expect(try f.floats("h") == xs.map { Float(Float16($0)) })
+        #expect(try f.floats("d") == xs)
+        let b = try f.floats("b")
+        #expect(b[0] == 1 && b[1] == -2.5 && b[5] == 3.140625)
+        // Ties go to even: 1 + 2^-8 rounds down to 1, 1 + 3·2^-8 rounds up to 1 + 2^-6.
+        #expect(b[6] == 1 && b[7] == Float(bitPattern: 0x3F82_0000))
+        #expect(b.enumerated().allSatisfy { i, v in abs(v - xs[i]) <= abs(xs[i]) / 128 })
+    }
+
     @Test func writerRejectsBadEntries() throws {
         let path = temporaryDirectory() + "/x.safetensors"
         expectIOError(["'w'", "needs 8 bytes"]) {
@@ -140,8 +156,12 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
             "mask": Tensor(.bool, [2], [1, 0]),
             "f64": Tensor(.f64, [2], [1.0 / 3, -2.5]),
         ]
-        try SafetensorsWriter.write(ts, metadata: ["writer": "graphc"], to: path)
-        #expect(try SafetensorsFile(path: path).allTensors() == ts)
+        let half = SafetensorsEntry(name: "half", floats: [0.5, -1.25, 3], shape: [3], storeAs: .F16)
+        try SafetensorsWriter.write(ts.keys.sorted().map { SafetensorsEntry(name: $0, tensor: ts[$0]!) } + [half],
+                                    metadata: ["writer": "graphc"], to: path)
+        let f = try SafetensorsFile(path: path)
+        #expect(try ts.keys.allSatisfy { try f.tensor($0) == ts[$0]! })
+        #expect(try f.floats("half") == [0.5, -1.25, 3])
     }
 }
 
