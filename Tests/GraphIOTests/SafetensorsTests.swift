@@ -29,6 +29,7 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
         #expect(b.dtype == .bool && b.scalars == [1, 0, 1])
         #expect(try f.tensor("scalar").shape == [] && f.tensor("scalar").scalar == 7.5)
         #expect(try f.tensor("empty").shape == [0, 3])
+        #expect(try f.floats("empty").isEmpty && f.withFloats("empty") { $0.count } == 0)
         #expect(try f.floats("f16") == a.map(Float.init))
     }
 
