@@ -81,6 +81,7 @@ struct Dump: ParsableCommand {
             let s = DumpStats(g)
             if format == .json { return JSONExporter.export(s, graphName: g.name) }
             var report = s.report(graphName: g.name) + "\n"
+            if let section = registry.entry(named: source)?.statsReport { report += "\n" + section(built) + "\n" }
             if let a = result.autodiff { report += "\n" + DumpStats.autodiffReport(a) + "\n" }
             if !result.records.isEmpty {
                 report += "\npasses:\n" + result.records.map { "  " + $0.summary }.joined(separator: "\n") + "\n"
