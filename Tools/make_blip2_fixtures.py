@@ -80,7 +80,9 @@ FIXTURES = [
         "image_token_index": 66,
         "batch": 3,
         "text_lengths": [5, 3, 4],
-        "padding_side": "left",
+        # Right padding, as in training: with left padding HF predicts the first text label from a padded
+        # position (an artefact no training setup relies on), and graphc's key-length masks need right padding.
+        "padding_side": "right",
         "prompt_lengths": [1, 0, 2],
     },
     {
@@ -452,9 +454,11 @@ CPU. Each folder is a Hugging Face model folder plus reference data:
 - Processor layout of current HF (>= Nov 2024 hub update): `input_ids` = `num_query_tokens` copies of
   `image_token_index`, then the (padded) text; `attention_mask` has ones at those positions. The model scatters the
   `language_projection` outputs into the embeddings at the image-token positions (row-major, `masked_scatter`).
-- OPT rows: `BOS`(2) + random tokens, pad id 1, padding right (opt-a) or left (opt-b), `labels` = `input_ids` with
+- OPT rows: `BOS`(2) + random tokens, pad id 1, right padding, `labels` = `input_ids` with
   -100 on the image positions, on padding and on the first `prompt_length` text positions (BOS + prompt).
-  OPT position ids follow HF: `cumsum(mask) * mask - 1`, then `+2` into `embed_positions` (padded positions use row 1).
+  OPT position ids follow HF: `cumsum(mask) * mask - 1`, then `+2` into `embed_positions` (padded positions use
+  row 1). Logits at padded positions (attention_mask 0) are therefore HF-specific filler: they never reach a valid
+  position or the loss, and the parity tests compare OPT logits only where attention_mask is 1.
   Loss: HF slices logits to the last `labels.shape[1]` positions (all of them here), shifts by one, mean CE
   over labels != -100.
 - T5 rows: random tokens + `</s>`(1), pad 0, right padding; `labels` [B, Ld] = targets ending in `</s>`, padded with

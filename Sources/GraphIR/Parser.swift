@@ -190,7 +190,10 @@ private struct Parser {
 
         var attributes: Attributes = [:]
         let attributesAt = token.offset
-        if isPunct("{") { attributes = try attributeDict(schema: spec.attributes, op: mnemonic, operands: operands) }
+        if isPunct("{") {
+            let lens = spec.arity.lowerBound < operands.count ? operands[spec.arity.lowerBound] : nil
+            attributes = try attributeDict(schema: spec.attributes, op: mnemonic, lens: lens)
+        }
         for s in spec.attributes where s.required && attributes[s.name] == nil {
             throw error(attributesAt, "expected attribute '\(s.name)' for \(mnemonic), found none")
         }
@@ -238,7 +241,7 @@ private struct Parser {
             try advance()
             switch k {
             case "scope": node.scope = try string("the scope as a string")
-            case "note": node.notes = try attributeDict(schema: nil, op: "note", operands: node.operands)
+            case "note": node.notes = try attributeDict(schema: nil, op: "note", lens: nil)
             default:
                 let at = token.offset
                 let text = try string("the location as a string \"File.swift:LINE\"")
@@ -288,7 +291,7 @@ private struct Parser {
 
     /// `{key = value, ...}`. With a schema (op attributes) each value is read as its declared kind and unknown or
     /// repeated keys are errors; without one (notes) values are read by their look.
-    mutating func attributeDict(schema: [AttrSchema]?, op: String, operands: [Value]) throws -> Attributes {
+    mutating func attributeDict(schema: [AttrSchema]?, op: String, lens: Value?) throws -> Attributes {
         try take("{")
         var attrs: Attributes = [:]
         while !isPunct("}") {
@@ -310,7 +313,7 @@ private struct Parser {
             }
             try advance()
             try take("=", "after attribute '\(key)'")
-            attrs[key] = try attributeValue(kind, key: key, operands: operands)
+            attrs[key] = try attributeValue(kind, key: key, op: op, lens: lens)
         }
         try advance()
         return attrs
@@ -339,7 +342,7 @@ private struct Parser {
         return d
     }
 
-    mutating func attributeValue(_ kind: AttrKind?, key: String, operands: [Value]) throws -> AttrValue {
+    mutating func attributeValue(_ kind: AttrKind?, key: String, op: String, lens: Value?) throws -> AttrValue {
         let at = token.offset
         let what = "attribute '\(key)'"
         switch kind {
@@ -369,7 +372,7 @@ private struct Parser {
                 throw error(at, "expected a dtype (\(DType.allCases.map(\.rawValue).joined(separator: ", "))) for \(what), found unknown dtype '\(s)'")
             }
             return .dtype(d)
-        case .mask?: return .mask(try mask(operands: operands))
+        case .mask?: return .mask(try mask(op: op, lens: lens))
         case .initializer?: return .initializer(try initializer())
         }
     }
@@ -429,8 +432,9 @@ private struct Parser {
     }
 
     /// `none`, `causal`, `prefix_causal(N)`, `block(N, ...)`, each optionally `& padding(%lens)`, or `padding(%lens)`.
-    /// `%lens` must be the node's operand 3, where attention reads the key lengths.
-    mutating func mask(operands: [Value]) throws -> AttentionMask {
+    /// `%lens` must be the operand right after the op's required ones (attention: operand 3, attention_probs: 2),
+    /// where the op reads the key lengths.
+    mutating func mask(op: String, lens expectedLens: Value?) throws -> AttentionMask {
         var m = AttentionMask()
         var sawPattern = false
         repeat {
@@ -443,8 +447,9 @@ private struct Parser {
                 try take("(", "after padding")
                 let lensAt = token.offset
                 let lens = try valueUse("naming the key-length operand")
-                guard operands.count > 3, operands[3] == lens else {
-                    throw error(lensAt, "expected padding to name operand 3 of attention (\(operands.count > 3 ? operands[3].description : "missing")), found \(lens)")
+                guard lens == expectedLens else {
+                    let wanted = expectedLens.map { "the lens operand of \(op) (\($0))" } ?? "a lens operand, which this \(op) lacks"
+                    throw error(lensAt, "expected padding to name \(wanted), found \(lens)")
                 }
                 try take(")", "after the lens value")
                 m.keyPadding = true

@@ -21,22 +21,29 @@ public enum GraphPrinter {
     public static func nodeLine(_ node: Node, index: Int, locations: Bool = false) -> String {
         var s = "%\(index) = \(node.op.mnemonic)"
         if !node.operands.isEmpty { s += "(" + node.operands.map(\.description).joined(separator: ", ") + ")" }
-        if !node.attributes.isEmpty { s += " " + attributeDict(node.attributes, operands: node.operands) }
+        if !node.attributes.isEmpty { s += " " + attributeDict(node.attributes, lens: lensOperand(node)) }
         s += " : \(node.type)"
         if !node.scope.isEmpty { s += " scope \(quoted(node.scope))" }
-        if !node.notes.isEmpty { s += " note " + attributeDict(node.notes, operands: node.operands) }
+        if !node.notes.isEmpty { s += " note " + attributeDict(node.notes, lens: nil) }
         if locations && !node.location.file.isEmpty { s += " loc \(quoted(node.location.description))" }
         return s
     }
 
-    /// `{a = 1, b = [2, 3]}` with keys sorted. `operands` lets a padding mask name its `lens` operand.
-    static func attributeDict(_ attrs: Attributes, operands: [Value]) -> String {
-        let items = attrs.keys.sorted().map { key in "\(printedKey(key)) = \(attribute(attrs[key]!, operands: operands))" }
+    /// The operand a padding mask reads key lengths from: the first one after the op's required operands
+    /// (attention: q, k, v, lens; attention_probs: q, k, lens). Nil when the node has no such operand.
+    static func lensOperand(_ node: Node) -> Value? {
+        let i = node.op.spec.arity.lowerBound
+        return i < node.operands.count ? node.operands[i] : nil
+    }
+
+    /// `{a = 1, b = [2, 3]}` with keys sorted. `lens` is the operand a padding mask names.
+    static func attributeDict(_ attrs: Attributes, lens: Value?) -> String {
+        let items = attrs.keys.sorted().map { key in "\(printedKey(key)) = \(attribute(attrs[key]!, lens: lens))" }
         return "{" + items.joined(separator: ", ") + "}"
     }
 
     /// The text of one attribute value.
-    public static func attribute(_ v: AttrValue, operands: [Value] = []) -> String {
+    public static func attribute(_ v: AttrValue, lens: Value? = nil) -> String {
         switch v {
         case .int(let i): return String(i)
         case .float(let d): return float(d)
@@ -46,7 +53,7 @@ public enum GraphPrinter {
         case .string(let s): return quoted(s)
         case .symbol(let s): return s
         case .dtype(let d): return d.rawValue
-        case .mask(let m): return mask(m, operands: operands)
+        case .mask(let m): return mask(m, lens: lens)
         case .initializer(let i): return initializer(i)
         }
     }
@@ -58,7 +65,7 @@ public enum GraphPrinter {
         return d.description
     }
 
-    static func mask(_ m: AttentionMask, operands: [Value]) -> String {
+    static func mask(_ m: AttentionMask, lens: Value?) -> String {
         let pattern: String
         switch m.pattern {
         case .none: pattern = "none"
@@ -67,9 +74,8 @@ public enum GraphPrinter {
         case .block(let sizes): pattern = "block(" + sizes.map(String.init).joined(separator: ", ") + ")"
         }
         guard m.keyPadding else { return pattern }
-        // The lens operand is operand 3 by the attention contract; a graph missing it prints `%?`, which the
-        // parser rejects, rather than crashing here.
-        let padding = "padding(\(operands.count > 3 ? operands[3].description : "%?"))"
+        // A graph missing the lens operand prints `%?`, which the parser rejects, rather than crashing here.
+        let padding = "padding(\(lens?.description ?? "%?"))"
         return m.pattern == .none ? padding : "\(pattern) & \(padding)"
     }
 

@@ -12,6 +12,12 @@ public struct Layers {
     public var role: ParameterRole
     /// Initializer of weight matrices and embedding tables (BERT's N(0, 0.02) unless told otherwise).
     public var weightInit: Initializer
+    /// When true, a parameter that already exists under the same name is reused (the same module applied
+    /// again, e.g. BLIP-2's Q-Former run under three masks); its shape must match. When false, a second
+    /// parameter with the same name is an error.
+    public var sharesExisting: Bool = false
+    /// Leading scope that names nodes but not parameters (see `pass(_:_:)`).
+    public private(set) var passPrefix: String = ""
 
     public init(_ graph: Graph, role: ParameterRole = .trainable, weightInit: Initializer = .bertNormal) {
         self.graph = graph
@@ -26,16 +32,51 @@ public struct Layers {
         return c
     }
 
-    /// The full parameter name of `local` in the current scope.
+    /// The full parameter name of `local` in the current scope (without the pass prefix).
     public func parameterName(_ local: String) -> String {
-        let s = graph.currentScope
+        var s = graph.currentScope
+        if !passPrefix.isEmpty {
+            if s + "." == passPrefix { s = "" } else if s.hasPrefix(passPrefix) { s.removeFirst(passPrefix.count) }
+        }
         return s.isEmpty ? local : s + "." + local
     }
 
-    /// A new parameter `<scope>.<local>` with this builder's role.
+    /// A copy that names parameters as `other` does inside its pass (for a second builder, e.g. the frozen one,
+    /// used inside a pass opened by the first).
+    public func inSamePass(as other: Layers) -> Layers {
+        var c = self
+        c.passPrefix = other.passPrefix
+        return c
+    }
+
+    /// Runs `body` in node scope `name` with a builder whose parameter names ignore that scope: one model
+    /// applied in several passes (e.g. `itc`, `itm`, `itg`) shows the pass in every node's scope while all
+    /// passes share the checkpoint-named parameters. Implies `sharing()`.
+    public func pass<R>(_ name: String, _ body: (Layers) throws -> R) rethrows -> R {
+        var c = sharing()
+        c.passPrefix = passPrefix + name + "."
+        return try graph.scope(name) { try body(c) }
+    }
+
+    /// A copy that reuses parameters that already exist (see `sharesExisting`).
+    public func sharing() -> Layers {
+        var c = self
+        c.sharesExisting = true
+        return c
+    }
+
+    /// A new parameter `<scope>.<local>` with this builder's role (or the existing one, when sharing).
     public func parameter(_ local: String, _ shape: [Int], initializer: Initializer,
                           file: String = #fileID, line: Int = #line) throws -> Value {
-        try graph.parameter(parameterName(local), shape, role: role, initializer: initializer, file: file, line: line)
+        let name = parameterName(local)
+        if sharesExisting, let p = graph.parameters.first(where: { $0.name == name }) {
+            guard graph.type(of: p.value).shape == shape, p.role == role else {
+                throw GraphError(.build, "\(SourceLocation(file: file, line: line)): parameter '\(name)' is reused as \(shape) \(role.rawValue) "
+                    + "but exists as \(graph.type(of: p.value).shape) \(p.role.rawValue)")
+            }
+            return p.value
+        }
+        return try graph.parameter(name, shape, role: role, initializer: initializer, file: file, line: line)
     }
 
     /// An existing parameter by full name (for tied weights such as an LM head sharing the embedding table).

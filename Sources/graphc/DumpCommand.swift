@@ -16,6 +16,8 @@ struct Dump: ParsableCommand {
 
             Formats: `text` is the parseable IR (Docs/IR.md). `dot` is Graphviz with scopes as clusters and parameters coloured by role (trainable green, frozen blue, state grey; inputs yellow): `graphc dump mlp --format dot | dot -Tsvg > mlp.svg`. `json` lists the nodes with their types, attributes and scopes, then the outputs and updates.
 
+            Stages: `--train` replaces the graph by its training graph (forward, backward, `grad.*` outputs) for the output named `loss`; `--passes` runs passes (see Docs/Passes.md); `--after STAGE` and `--print-after-all` print the IR after stages, e.g. `graphc dump transformer-block --train --after autodiff --after fuse`.
+
             `--stats` prints, instead of the graph, ops by kind with FLOP estimates (a multiply-add counts 2) and parameters by role with element counts and bytes (as text, or JSON with `--format json`).
             """
     )
@@ -41,6 +43,18 @@ struct Dump: ParsableCommand {
     @Flag(help: "Print each node's Swift source location (text format).")
     var locations = false
 
+    @Flag(help: "Differentiate the output named `loss` with respect to the trainable parameters (the training graph).")
+    var train = false
+
+    @Option(help: ArgumentHelp("Passes to run: a pipeline (training, training-post-ad, inference) or a comma-separated list (canonicalize,cse,dce). With --train they run after autodiff.", valueName: "SPEC"))
+    var passes: String?
+
+    @Option(help: ArgumentHelp("Print the IR after this stage (a pass name, or autodiff); repeatable. Without --passes this runs the standard pipeline (inference, or training + autodiff + training-post-ad with --train).", valueName: "STAGE"))
+    var after: [String] = []
+
+    @Flag(help: "Print the IR after every stage.")
+    var printAfterAll = false
+
     func run() throws {
         do {
             print(try render(), terminator: "")
@@ -48,16 +62,26 @@ struct Dump: ParsableCommand {
             throw e
         } catch let e as GraphError {
             throw CLIError(e.message)
+        } catch {
+            throw CLIError("\(error)")
         }
     }
 
     /// The whole command as a function of its options, so tests need no process.
     func render(registry: ModelRegistry = .standard) throws -> String {
         if stats && format == .dot { throw CLIError("--stats prints text or json, not dot") }
-        let g = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
+        let printsStages = printAfterAll || !after.isEmpty
+        if printsStages && (stats || format != .text) { throw CLIError("--after and --print-after-all print text IR only") }
+        let built = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
+        let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll)
+        let (g, dumps, records) = try pipeline.run(built)
+        if printsStages { return dumps }
         if stats {
-            let s = GraphStats(g)
-            return format == .json ? JSONExporter.export(s, graphName: g.name) : s.report(graphName: g.name) + "\n"
+            let s = DumpStats(g)
+            if format == .json { return JSONExporter.export(s, graphName: g.name) }
+            var report = s.report(graphName: g.name) + "\n"
+            if !records.isEmpty { report += "\npasses:\n" + records.map { "  " + $0.summary }.joined(separator: "\n") + "\n" }
+            return report
         }
         switch format {
         case .text:

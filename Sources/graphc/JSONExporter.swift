@@ -90,7 +90,7 @@ public enum JSONExporter {
     }
 
     /// `graphc dump --stats --format json`.
-    public static func export(_ s: GraphStats, graphName: String) -> String {
+    public static func export(_ s: DumpStats, graphName: String) -> String {
         let ops: [JSON] = s.ops.map {
             .object([("op", .string($0.op.mnemonic)), ("count", .int($0.count)), ("flops", .int($0.flops))])
         }

@@ -20,7 +20,7 @@ func writeBytes(_ bytes: [UInt8], _ path: String) {
 
 /// Expects a GraphIOError whose message contains every fragment; returns the message.
 @discardableResult
-func expectIOError(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation,
+func expectIOError(_ fragments: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation,
                    _ body: () throws -> Void) -> String {
     do {
         try body()

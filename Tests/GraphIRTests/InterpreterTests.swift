@@ -115,7 +115,7 @@ enum InterpreterCases {
     static func it(_ shape: [Int], _ xs: [Int]) -> Tensor { Tensor(ints: xs, shape: shape) }
     static func bt(_ shape: [Int], _ xs: [Bool]) -> Tensor { Tensor(.bool, shape, xs.map { $0 ? 1 : 0 }) }
 
-    static let all: [InterpreterCase] = leaves + unary + binary + reductions + shapes + matmul + random + compound + attention
+    static let all: [InterpreterCase] = leaves + unary + binary + reductions + shapes + matmul + random + compound + attention + fused
 
     // MARK: leaves
 
@@ -623,6 +623,47 @@ enum InterpreterCases {
         InterpreterCase(op: .attention, label: "Lq != Lk: one decode step sees every key under causal") { d in
             expectTensor(try uniformAttention(d, mask: .causal, lq: 1), d, [1, 1, 1, 1], [3.75])
             expectTensor(try uniformAttention(d, mask: .prefixCausal(3), lq: 2), d, [1, 1, 2, 1], [7.0 / 3, 3.75])
+        },
+    ]
+
+    // MARK: fused kernels (made by the `fuse` pass; same values as the ops they replace)
+
+    static let fused: [InterpreterCase] = [
+        InterpreterCase(op: .fusedElementwise, label: "bias + GELU, and a comparison") { d in
+            // x + b = [-1, 0, 1, 2], then exact GELU.
+            let x = ft(d, [2, 2], [-2, -1, 0, 1]), b = ft(d, [2], [1, 1])
+            let r = try evaluate([x, b]) { g, a in try g.emit(.fusedElementwise, a, ["expr": .string("gelu(add($0, $1))")]) }
+            expectTensor(r, d, [2, 2], [-0.15865525393145707, 0, 0.8413447460685429, 1.9544997361036416])
+            let c = try evaluate([x, b]) { g, a in try g.emit(.fusedElementwise, a, ["expr": .string("lt($0, mul($1, 0.5))")]) }
+            expectTensor(c, .bool, [2, 2], [1, 1, 1, 0])
+        },
+        InterpreterCase(op: .fusedReduce, label: "sum, mean and max of squares") { d in
+            let x = ft(d, [2, 2], [1, 2, 3, 4])
+            func reduce(_ kind: String, _ keep: Bool) throws -> Tensor {
+                try evaluate([x]) { g, a in
+                    try g.emit(.fusedReduce, a, ["expr": .string("mul($0, $0)"), "reduce": .symbol(kind), "axes": .ints([1]),
+                                                 "keep_dims": .bool(keep)])
+                }
+            }
+            expectTensor(try reduce("sum", false), d, [2], [5, 25])
+            expectTensor(try reduce("mean", true), d, [2, 1], [2.5, 12.5])
+            expectTensor(try reduce("max", false), d, [2], [4, 16])
+        },
+        InterpreterCase(op: .fusedMatmul, label: "GEMM with a bias + ReLU epilogue, transposed B") { d in
+            // A·B = [[58, 64], [139, 154]]; + [-60, 0]; ReLU.
+            let r = try evaluate([ft(d, [2, 3], aRows), ft(d, [2, 3], bCols), ft(d, [2], [-60, 0])]) { g, a in
+                try g.emit(.fusedMatmul, a, ["expr": .string("relu(add($0, $1))"), "transpose_b": .bool(true)])
+            }
+            expectTensor(r, d, [2, 2], [0, 64, 79, 154])
+        },
+        InterpreterCase(op: .addLayerNorm, label: "layer_norm(x + r) with gamma and beta") { d in
+            // x + r = [1, 2, 3, 4]: the layer_norm case above.
+            let inv = 0.8944271909999159
+            let z = [-1.5 * inv, -0.5 * inv, 0.5 * inv, 1.5 * inv]
+            let r = try evaluate([ft(d, [1, 4], [0, 1, 2, 3]), ft(d, [1, 4], [1, 1, 1, 1]), ft(d, [4], [1, 2, 1, 2]), ft(d, [4], [0, 0, 1, 1])]) { g, a in
+                try g.emit(.addLayerNorm, a, ["eps": .float(0)])
+            }
+            expectTensor(r, d, [1, 4], [z[0], 2 * z[1], z[2] + 1, 2 * z[3] + 1])
         },
     ]
 }

@@ -196,8 +196,30 @@ struct RandomGraphBuilder {
             let t = g.type(of: logits)
             let labels = try g.input(name("labels"), Array(t.shape.dropLast()), .i32)
             v = try g.crossEntropy(logits: logits, labels: labels, ignoreIndex: rng.pick([-100, 0]), labelSmoothing: rng.pick([0, 0.1]))
-        case .attention:
-            v = try attention()
+        case .attention, .attentionProbs:
+            v = try attention(probabilities: op == .attentionProbs)
+        case .fusedElementwise, .fusedReduce:
+            let a = try anyFloat()
+            let b = try leaf(TensorType(g.type(of: a).dtype, broadcastPartner(g.type(of: a).shape)))
+            if op == .fusedElementwise {
+                let expr = rng.pick(["add($0, $1)", "mul(exp($0), $1)", "where(gt($0, $1), $0, $1)", "gt($0, $1)"])
+                v = try g.emit(op, [a, b], ["expr": .string(expr)])
+            } else {
+                let rank = broadcastShapes(g.type(of: a).shape, g.type(of: b).shape)?.count ?? 0
+                v = try g.emit(op, [a, b], ["expr": .string("exp(sub($0, $1))"), "reduce": .symbol(rng.pick(["sum", "max", "mean"])),
+                                            "axes": .ints(randomAxes(rank)), "keep_dims": .bool(rng.chance(0.5))])
+            }
+        case .fusedMatmul:
+            let (m, k, n) = (rng.pick([1, 2, 3]), rng.pick([1, 4]), rng.pick([1, 2]))
+            let a = try leaf(TensorType(.f32, [m, k]))
+            let b = try leaf(TensorType(.f32, [k, n]))
+            let e = try leaf(TensorType(.f32, Array(broadcastPartner([m, n]).suffix(2))))
+            v = try g.emit(op, [a, b, e], ["expr": .string(rng.pick(["gelu(add($0, $1))", "mul($0, $1)"]))])
+        case .addLayerNorm:
+            let x = try anyFloat(minRank: 1)
+            let t = g.type(of: x)
+            let ps = try (0..<rng.below(3)).map { _ in try g.parameter(name("norm"), [t.shape.last!], initializer: .ones, t.dtype) }
+            v = try g.emit(op, [x, try leaf(t)] + ps, ["eps": .float(1e-5)])
         case .input, .parameter, .constant:
             return op
         }
@@ -210,7 +232,7 @@ struct RandomGraphBuilder {
         return op
     }
 
-    mutating func attention() throws -> Value {
+    mutating func attention(probabilities: Bool) throws -> Value {
         let (b, hk, lq, d) = (rng.pick([1, 2]), rng.pick([1, 2]), rng.pick([1, 2, 4]), rng.pick([1, 4]))
         let h = hk * rng.pick([1, 2])
         let lk = rng.chance(0.5) ? lq : rng.pick([1, 3])
@@ -226,7 +248,9 @@ struct RandomGraphBuilder {
         let v = try leaf(TensorType(.f32, [b, hk, lk, rng.pick([1, 2])]))
         let lens = rng.chance(0.5) ? try g.input(name("lens"), [b], .i32) : nil
         let bias = rng.chance(0.3) ? try leaf(TensorType(.f32, Array(broadcastPartner([b, h, lq, lk]).suffix(4)))) : nil
-        return try g.attention(q, k, v, mask: pattern, lens: lens, bias: bias, scale: rng.chance(0.5) ? nil : rng.float())
+        let scale = rng.chance(0.5) ? nil : rng.float()
+        if probabilities { return try g.attentionProbs(q, k, mask: pattern, lens: lens, bias: bias, scale: scale) }
+        return try g.attention(q, k, v, mask: pattern, lens: lens, bias: bias, scale: scale)
     }
 
     mutating func anyBool() throws -> Value {

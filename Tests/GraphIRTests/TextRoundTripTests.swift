@@ -134,6 +134,17 @@ func everyOpGraph() throws -> Graph {
         }
     }
 
+    @Test func paddingNamesTheLensOperand() throws {
+        let g = try everyOpGraph()
+        let lens = try #require(g.inputs.first { $0.name == "lens" }?.value)
+        var padded = 0
+        for (i, n) in g.nodes.enumerated() where n.attributes.mask("mask")?.keyPadding == true {
+            #expect(GraphPrinter.nodeLine(n, index: i).contains("padding(\(lens))"), "\(GraphPrinter.nodeLine(n, index: i))")
+            padded += 1
+        }
+        #expect(padded >= 3)
+    }
+
     @Test func handWrittenNamesAreRenumbered() throws {
         let text = """
         // a tiny graph with named values

@@ -36,8 +36,8 @@ func exampleGraphs() -> [URL] {
     @Test func mlpStatsAreTheHandCountedNumbers() throws {
         // tiny: x[2,4] -> linear 4->8 -> relu -> linear 8->3, cross-entropy.
         let g = try ModelRegistry.standard.build("mlp", ModelOptions(config: "tiny"))
-        let s = GraphStats(g)
-        #expect(s.parameters == [GraphStats.RoleCount(role: .trainable, tensors: 4, elements: 4 * 8 + 8 + 8 * 3 + 3,
+        let s = DumpStats(g)
+        #expect(s.parameters == [DumpStats.RoleCount(role: .trainable, tensors: 4, elements: 4 * 8 + 8 + 8 * 3 + 3,
                                                       bytes: 4 * (4 * 8 + 8 + 8 * 3 + 3))])
         let matmul = s.ops.first { $0.op == .matmul }
         #expect(matmul?.count == 2)
@@ -52,7 +52,7 @@ func exampleGraphs() -> [URL] {
     @Test func transformerBlockParameterCountMatchesTheFormula() throws {
         // Per block: 4 projections D·D + D, two layer norms 2·D each, MLP D·F + F + F·D + D.
         for (name, c) in TransformerBlockConfig.configs {
-            let s = GraphStats(try ModelRegistry.standard.build("transformer-block", ModelOptions(config: name)))
+            let s = DumpStats(try ModelRegistry.standard.build("transformer-block", ModelOptions(config: name)))
             let (d, f) = (c.width, c.ffWidth)
             let expected = 4 * (d * d + d) + 2 * 2 * d + (d * f + f + f * d + d)
             #expect(s.parameters.map(\.elements) == [expected], "config \(name)")

@@ -2,7 +2,8 @@ import GraphIR
 
 /// Counts for `graphc dump --stats`: ops by kind, parameters by role, and FLOPs per op kind from each op's
 /// `OpSpec.flops` (a multiply-add counts as 2). Parameters need no storage, so this works on paper-size graphs.
-public struct GraphStats: Equatable {
+/// (GraphPasses' `GraphStats` is the smaller per-pass summary the pass manager records.)
+public struct DumpStats: Equatable {
     public struct OpCount: Equatable {
         public var op: OpKind
         public var count: Int

@@ -1,1 +1,0 @@
-// BLIP2 module: see Docs/Architecture.md

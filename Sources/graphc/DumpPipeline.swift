@@ -1,0 +1,87 @@
+import GraphAutodiff
+import GraphIR
+import GraphPasses
+
+/// The stages `graphc dump` runs between building a graph and printing it: passes before autodiff, autodiff
+/// (`--train`), passes after it. Every stage is verified, and `--after STAGE` / `--print-after-all` print the
+/// IR after the named stages (MLIR's `// -----// IR dump after …` headers).
+struct DumpPipeline {
+    /// Differentiate the output named `loss` with respect to every trainable parameter.
+    var train = false
+    /// `--passes`: a pipeline name or comma-separated pass list; nil means the default (see `stages`).
+    var passes: String?
+    /// `--after`: stage names to print after (pass names or `autodiff`).
+    var after: [String] = []
+    var printAfterAll = false
+
+    /// The name `--after` uses for the autodiff stage.
+    static let autodiffStage = "autodiff"
+
+    /// Pass names before and after autodiff. With `--passes` those run after autodiff (fused ops have no VJP).
+    /// Without it, asking to print after a stage selects the standard pipelines: `training`, autodiff,
+    /// `training-post-ad` with `--train`, else `inference`; a plain dump runs no pass.
+    func stages() throws -> (beforeAutodiff: [Pass], afterAutodiff: [Pass]) {
+        if let passes { return ([], try Passes.parseList(passes)) }
+        guard printAfterAll || !after.isEmpty else { return ([], []) }
+        if train { return (try Passes.parseList("training"), try Passes.parseList("training-post-ad")) }
+        return ([], try Passes.parseList("inference"))
+    }
+
+    /// Runs the stages on `g`; returns the final graph, the printed dumps and one record per pass.
+    func run(_ g: Graph) throws -> (graph: Graph, dumps: String, records: [PassRecord]) {
+        let (pre, post) = try stages()
+        let ran = pre.map(\.name) + (train ? [DumpPipeline.autodiffStage] : []) + post.map(\.name)
+        for name in after where !ran.contains(name) {
+            let known = Passes.all.map(\.name) + [DumpPipeline.autodiffStage]
+            throw CLIError(known.contains(name)
+                           ? "--after \(name): that stage does not run here (stages: \(ran.isEmpty ? "none" : ran.joined(separator: ", ")))"
+                           : "--after \(name): unknown stage (known: \(known.joined(separator: ", ")))")
+        }
+        var dumps = ""
+        var records: [PassRecord] = []
+        var stageNumber = 0
+        func manager(_ passes: [Pass]) -> PassManager {
+            var m = PassManager(passes: passes, verify: Verifier.verify, render: { GraphPrinter.print($0) }, sink: { dumps += $0 })
+            m.printAfter = Set(after)
+            m.printAfterAll = printAfterAll
+            return m
+        }
+        var current = g
+        if !pre.isEmpty {
+            let r = try manager(pre).run(current)
+            (current, records) = (r.graph, r.records)
+            stageNumber = pre.count
+        }
+        if train {
+            guard let loss = current.output("loss") else {
+                throw CLIError("--train needs an output named 'loss' (outputs: \(current.outputs.map(\.name).joined(separator: ", ")))")
+            }
+            current = try gradients(of: loss, in: current).graph
+            try Verifier.verify(current)
+            stageNumber += 1
+            if printAfterAll || after.contains(DumpPipeline.autodiffStage) {
+                dumps += "// -----// IR dump after \(stageNumber): \(DumpPipeline.autodiffStage) //----- //\n" + GraphPrinter.print(current)
+            }
+        }
+        if !post.isEmpty {
+            // The pass manager numbers its own passes from 1; renumber its headers to count every stage.
+            let offset = stageNumber
+            var m = manager(post)
+            m.sink = { text in dumps += offset == 0 ? text : DumpPipeline.renumbered(text, by: offset) }
+            let r = try m.run(current)
+            current = r.graph
+            records += r.records
+        }
+        return (current, dumps, records)
+    }
+
+    /// Shifts the stage number of a `// -----// IR dump after N: …` header by `offset`.
+    static func renumbered(_ dump: String, by offset: Int) -> String {
+        let prefix = "// -----// IR dump after "
+        guard dump.hasPrefix(prefix) else { return dump }
+        let rest = dump.dropFirst(prefix.count)
+        let digits = rest.prefix(while: \.isNumber)
+        guard let n = Int(digits) else { return dump }
+        return prefix + String(n + offset) + rest.dropFirst(digits.count)
+    }
+}
