@@ -13,12 +13,11 @@ public final class GraphTrainingTask: TrainingTask {
     let lossOutputs: [String]
     let evaluator: () throws -> [String: Double]
 
-    public init(training: TrainingGraph, store: ParameterStore, options: RuntimeOptions, lossOutputs: [String],
+    public init(training g: Graph, store: ParameterStore, options: RuntimeOptions, lossOutputs: [String],
                 inputs: @escaping (Int) throws -> (floats: [String: [Float]], others: [String: Tensor], examples: Int),
                 evaluate: @escaping () throws -> [String: Double] = { [:] }) throws {
-        executable = try Executable(training.graph, parameters: store, options: options)
+        executable = try Executable(g, parameters: store, options: options)
         self.store = store
-        let g = training.graph
         checkpointNames = g.parameters.filter { $0.role != .frozen }.map(\.name).sorted()
         self.inputs = inputs
         self.lossOutputs = lossOutputs

@@ -63,18 +63,30 @@ public enum PretrainModels {
         return g
     }
 
-    /// Decoder LM: `input_ids` i32[B, T] ([BOS] text [EOS] pad…), `lens` i32[B], `labels` i32[B, T] (the ids with
-    /// pad → −100) → `loss` (next-token cross-entropy).
-    public static func languageModel(_ c: LLMConfig, textLength t: Int, batch b: Int) throws -> Graph {
+    /// Decoder LM: `input_ids` i32[B, T] ([BOS] text [EOS] pad…), `lens` i32[B] (real tokens), `labels` i32[B, T]
+    /// (the ids with pad → −100) → `loss` (next-token cross-entropy on the text).
+    ///
+    /// With `prefixLength` P > 0 the text follows P context slots, `prefix_ids` i32[B, P], laid out exactly as
+    /// stage 2 lays out the Q soft-prompt vectors ([prefix ; text], positions 0…P+T−1, the last prefix slot
+    /// predicting [BOS]). The trainer fills the slots with some of the caption's content words, so the frozen LM
+    /// learns to use what stands in those slots — the in-context ability BLIP-2 relies on in a real LLM.
+    public static func languageModel(_ c: LLMConfig, textLength t: Int, batch b: Int, prefixLength p: Int = 0) throws -> Graph {
         let g = Graph(name: "lm_pretrain")
         let nn = Layers(g, role: .trainable)
         let ids = try g.input("input_ids", [b, t], .i32)
         let lens = try g.input("lens", [b], .i32)
         let labels = try g.input("labels", [b, t], .i32)
-        let x = try DecoderLM.embedTokens(nn, c, ids: ids)
-        let stack = try DecoderLM.stack(nn, c, embeddings: x, positions: g.iota([t], axis: 0), lens: lens)
+        var x = try DecoderLM.embedTokens(nn, c, ids: ids)
+        var fullLabels = labels, keyLens = lens
+        if p > 0 {
+            let prefix = try g.input("prefix_ids", [b, p], .i32)
+            x = try g.concat([DecoderLM.embedTokens(nn.sharing(), c, ids: prefix), x], axis: 1)
+            fullLabels = try g.concat([g.constant(-100, shape: [b, p], .i32), labels], axis: 1)
+            keyLens = try g.binary(.add, lens, scalar: Double(p))
+        }
+        let stack = try DecoderLM.stack(nn, c, embeddings: x, positions: g.iota([p + t], axis: 0), lens: keyLens)
         let logits = try DecoderLM.logits(nn, c, hidden: stack.hidden)
-        g.output("loss", try g.scope("loss") { try nn.causalLMLoss(logits: logits, labels: labels) })
+        g.output("loss", try g.scope("loss") { try nn.causalLMLoss(logits: logits, labels: fullLabels) })
         return g
     }
 
