@@ -1,1 +1,0 @@
-// GraphRuntime module: see Docs/Architecture.md
