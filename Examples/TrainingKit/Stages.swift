@@ -50,8 +50,8 @@ extension TinyPipeline {
                                          shapes: BLIP2Shapes(batch: e, textLength: recipe.qformerTextLength))
         let split = try frozenPrefix(model)
         let visionPath = settings.outDir.appendingPathComponent("frozen/vision.safetensors").path
-        let weightsHash = stableHash(try Data(contentsOf: URL(fileURLWithPath: visionPath)))
-        let key = "\(String(weightsHash, radix: 16))-\(train.count)-\(heldOut.count)-\(stableHash(Array(train.captions.joined().utf8)))"
+        let weightsHash = GraphIO.stableHash(Array(try Data(contentsOf: URL(fileURLWithPath: visionPath))))
+        let key = "\(String(weightsHash, radix: 16))-\(train.count)-\(heldOut.count)-\(GraphIO.stableHash(Array(train.captions.joined().utf8)))"
         let cachePath = settings.outDir.appendingPathComponent("frozen/features.safetensors").path
         if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key {
             let shape = try file.info("train").shape
