@@ -66,14 +66,16 @@ let package = Package(
             swiftSettings: v5
         ),
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"], swiftSettings: v5),
-        .testTarget(name: "GraphAutodiffTests", dependencies: ["GraphIR", "GraphAutodiff", "GraphNN"], swiftSettings: v5),
-        .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime"], swiftSettings: v5),
+        .testTarget(name: "GraphAutodiffTests", dependencies: ["GraphIR", "GraphAutodiff", "GraphNN"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime", "BLIP2"],
+                    resources: [.copy("Inputs")], swiftSettings: v5),
         .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
         .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),
-        .testTarget(name: "graphcTests", dependencies: ["graphc"], swiftSettings: v5),
+        .testTarget(name: "graphcTests", dependencies: ["graphc", "BLIP2HF", "GraphIO"], swiftSettings: v5),
     ]
 )

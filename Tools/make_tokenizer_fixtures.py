@@ -8,7 +8,11 @@
                    "bert_slow_disagreements": [...],        indices where transformers' slow BertTokenizer differs
                    "gpt2": [[ids]...],                      HF ByteLevelBPETokenizer(encoder.json, vocab.bpe)
                    "gpt2_decoded": [...],
-                   "tiny_bpe": [[ids]...]}                  the tiny byte-level BPE below
+                   "tiny_bpe": [[ids]...],                  the tiny byte-level BPE below
+                   "smollm2": [[ids]...]}                   SmolLM2-135M's GGUF vocabulary and merges in HF `tokenizers`
+                                                            with SmolLM2's pre-tokenizer (Digits(individual) +
+                                                            ByteLevel) and its 17 control tokens as special tokens;
+                                                            only when the GGUF asset is present (needs `gguf`)
   tiny_bpe.tokenizer.json  a byte-level BPE with 400 tokens trained here by HF `tokenizers` (small enough to commit)
   tiny_bpe.gguf            the same vocabulary and merges as GGUF tokenizer metadata (written by hand below)
 
@@ -89,6 +93,28 @@ def write_gguf(path, tokens, merges):
         f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)) + b"".join(kv))
 
 
+def smollm2_tokenizer():
+    path = f"{ASSETS}/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not os.path.exists(path):
+        return None
+    from gguf import GGUFReader
+    from tokenizers import Tokenizer, AddedToken, pre_tokenizers, decoders
+    from tokenizers.models import BPE
+    f = GGUFReader(path).fields
+    strs = lambda k: [bytes(f[k].parts[i]).decode("utf-8") for i in f[k].data]
+    tokens, merges = strs("tokenizer.ggml.tokens"), strs("tokenizer.ggml.merges")
+    types = [int(f["tokenizer.ggml.token_type"].parts[i][0]) for i in f["tokenizer.ggml.token_type"].data]
+    tok = Tokenizer(BPE({t: i for i, t in enumerate(tokens)}, [tuple(m.split(" ")) for m in merges]))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t, ty in zip(tokens, types) if ty == 3])
+    prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    # The ids llama.cpp produced for this prompt (../shared/reference/assets.md).
+    assert tok.encode(prompt).ids == [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]
+    return tok
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     ss = strings()
@@ -115,9 +141,13 @@ def main():
     merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
     write_gguf(f"{OUT}/tiny_bpe.gguf", tokens, merges)
 
+    cases = {"strings": ss, "bert": bert_ids, "bert_decoded": bert_dec, "bert_slow_disagreements": disagree,
+             "gpt2": gpt2_ids, "gpt2_decoded": gpt2_dec, "tiny_bpe": tiny_ids}
+    smol = smollm2_tokenizer()
+    if smol is not None:
+        cases["smollm2"] = [smol.encode(s).ids for s in ss]
     with open(f"{OUT}/cases.json", "w") as f:
-        json.dump({"strings": ss, "bert": bert_ids, "bert_decoded": bert_dec, "bert_slow_disagreements": disagree,
-                   "gpt2": gpt2_ids, "gpt2_decoded": gpt2_dec, "tiny_bpe": tiny_ids}, f, ensure_ascii=False)
+        json.dump(cases, f, ensure_ascii=False)
     print(f"{len(ss)} strings; slow BertTokenizer disagrees with the fast one on {len(disagree)}: {disagree[:10]}")
 
 

@@ -52,7 +52,7 @@ public func gradients(of loss: Value, in g: Graph, wrt: [String]? = nil) throws 
     let forwardCount = g.nodes.count
 
     var adjoint: [Int: Value] = [:]
-    adjoint[loss.id] = try out.constant(1, shape: g.type(of: loss).shape, g.type(of: loss).dtype)
+    adjoint[loss.id] = try out.scope("backward") { try out.constant(1, shape: g.type(of: loss).shape, g.type(of: loss).dtype) }
     for i in stride(from: loss.id, through: 0, by: -1) where activity.active[i] {
         guard let cotangent = adjoint[i] else { continue }
         let node = g.nodes[i]

@@ -86,13 +86,14 @@ public func trainingGraph(minimizing loss: Value, in model: Graph, options: Trai
         }
 
         let scalars = StepScalars(learningRate: lr, step: step)
+        let trained = Dictionary(g.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         for (name, grad) in grads {
-            guard let p = g.parameters.first(where: { $0.name == name }) else { continue }
+            guard let p = trained[name] else { continue }
             let (next, states) = try g.scope(name) {
-                try options.optimizer.update(g, name: name, parameter: p.value, gradient: grad, scalars: scalars)
+                try options.optimizer.update(g, name: name, parameter: p, gradient: grad, scalars: scalars)
             }
-            if options.optimizer.decays(name, g.type(of: p.value)) { decayed.append(name) }
-            g.update(name, try apply.map { try g.select($0, next, p.value) } ?? next)
+            if options.optimizer.decays(name, g.type(of: p)) { decayed.append(name) }
+            g.update(name, try apply.map { try g.select($0, next, p) } ?? next)
             for s in states {
                 g.update(s.name, try apply.map { try g.select($0, s.new, s.old) } ?? s.new)
                 stateNames.append(s.name)

@@ -52,19 +52,22 @@ private struct Parser {
     let graph = Graph()
     /// Value names to values and where they were defined.
     var values: [String: (value: Value, offset: Int)] = [:]
-    var parameterNames: [String: Int] = [:]
+    /// Leaf names to the offset of the node's attributes (for "already used at") and, for parameters, the value.
+    var parameterNames: [String: (offset: Int, value: Value)] = [:]
     var inputNames: [String: Int] = [:]
 
     init(_ bytes: [UInt8]) {
         lexer = TextLexer(bytes)
-        token = TextToken(kind: .end, offset: 0, text: "")
+        token = TextToken(kind: .end, offset: 0, end: 0)
         do { token = try lexer.next() } catch { lexError = error as? GraphError }
     }
 
     var position: SourcePosition { lexer.position }
 
     func error(_ at: Int, _ message: String) -> GraphError { position.error(at, message) }
-    func expected(_ what: String) -> GraphError { error(token.offset, "expected \(what), found \(token.described)") }
+    func expected(_ what: String) -> GraphError {
+        error(token.offset, "expected \(what), found \(token.described(in: lexer.bytes))")
+    }
 
     mutating func advance() throws {
         token = try lexer.next()
@@ -85,14 +88,14 @@ private struct Parser {
         try advance()
     }
 
-    mutating func string(_ what: String) throws -> String {
-        guard case .string(let s) = token.kind else { throw expected(what) }
+    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+        guard case .string(let s) = token.kind else { throw expected(what()) }
         try advance()
         return s
     }
 
-    mutating func identifier(_ what: String) throws -> String {
-        guard case .identifier(let s) = token.kind else { throw expected(what) }
+    mutating func identifier(_ what: @autoclosure () -> String) throws -> String {
+        guard case .identifier(let s) = token.kind else { throw expected(what()) }
         try advance()
         return s
     }
@@ -117,8 +120,8 @@ private struct Parser {
         return graph
     }
 
-    mutating func valueUse(_ context: String) throws -> Value {
-        guard case .value(let name) = token.kind else { throw expected("a value (%name) \(context)") }
+    mutating func valueUse(_ context: @autoclosure () -> String) throws -> Value {
+        guard case .value(let name) = token.kind else { throw expected("a value (%name) \(context())") }
         guard let v = values[name] else {
             throw error(token.offset, "expected a value defined before this use, found undefined value %\(name)")
         }
@@ -141,7 +144,7 @@ private struct Parser {
         try advance()
         let at = token.offset
         let name = try string("the updated parameter's name as a string")
-        guard let param = graph.parameters.first(where: { $0.name == name }) else {
+        guard let param = parameterNames[name] else {
             throw error(at, "expected the name of a parameter defined above, found \(GraphPrinter.quoted(name))")
         }
         if graph.updates.contains(where: { $0.parameter == name }) {
@@ -225,11 +228,11 @@ private struct Parser {
     mutating func checkLeafName(_ node: Node, at: Int) throws {
         guard node.op == .parameter || node.op == .input, let leaf = node.name else { return }
         let kind = node.op == .parameter ? "parameter" : "input"
-        if let previous = node.op == .parameter ? parameterNames[leaf] : inputNames[leaf] {
+        if let previous = node.op == .parameter ? parameterNames[leaf]?.offset : inputNames[leaf] {
             let (l, c) = position.lineColumn(previous)
             throw error(at, "expected a unique \(kind) name, found \(GraphPrinter.quoted(leaf)) already used at \(l):\(c)")
         }
-        if node.op == .parameter { parameterNames[leaf] = at } else { inputNames[leaf] = at }
+        if node.op == .parameter { parameterNames[leaf] = (at, Value(graph.nodes.count)) } else { inputNames[leaf] = at }
     }
 
     /// Trailing `scope "..."`, `note {...}`, `loc "File.swift:12"`, each at most once, in any order.
@@ -319,24 +322,24 @@ private struct Parser {
         return attrs
     }
 
-    mutating func int(_ what: String) throws -> Int {
-        guard case .int(let i) = token.kind else { throw expected(what) }
+    mutating func int(_ what: @autoclosure () -> String) throws -> Int {
+        guard case .int(let i) = token.kind else { throw expected(what()) }
         guard i.magnitude <= attributeIntLimit else {
-            throw error(token.offset, "expected \(what) of magnitude at most 2^53, found \(i)")
+            throw error(token.offset, "expected \(what()) of magnitude at most 2^53, found \(i)")
         }
         try advance()
         return i
     }
 
     /// A float literal; integers, `inf`, `-inf` and `nan` are accepted too.
-    mutating func number(_ what: String) throws -> Double {
+    mutating func number(_ what: @autoclosure () -> String) throws -> Double {
         let d: Double
         switch token.kind {
         case .float(let f): d = f
         case .int(let i): d = Double(i)
         case .identifier("inf"): d = .infinity
         case .identifier("nan"): d = .nan
-        default: throw expected(what)
+        default: throw expected(what())
         }
         try advance()
         return d
@@ -378,8 +381,8 @@ private struct Parser {
     }
 
     /// `[a, b, ...]` with `element` reading each entry. The entries' product must not overflow (reshape multiplies them).
-    mutating func list<T>(_ what: String, _ element: (inout Parser) throws -> T) throws -> [T] {
-        guard isPunct("[") else { throw expected(what) }
+    mutating func list<T>(_ what: @autoclosure () -> String, _ element: (inout Parser) throws -> T) throws -> [T] {
+        guard isPunct("[") else { throw expected(what()) }
         let at = token.offset
         try advance()
         var items: [T] = []

@@ -16,11 +16,12 @@ struct TextToken {
     }
     var kind: Kind
     var offset: Int
-    /// The source text of the token, for "found ..." in errors.
-    var text: String
+    /// Where the token's source text ends (exclusive); the text itself is only made for error messages.
+    var end: Int
 
     /// How the token reads in an error message.
-    var described: String {
+    func described(in bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes[offset..<end], as: UTF8.self)
         switch kind {
         case .end: return "end of input"
         case .string: return "string \(text.count > 40 ? String(text.prefix(40)) + "...\"" : text)"
@@ -70,6 +71,13 @@ struct TextLexer {
     private static func isLetter(_ b: UInt8) -> Bool {
         (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) || b == UInt8(ascii: "_")
     }
+    private static func isPunct(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"),
+             UInt8(ascii: ","), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "&"): return true
+        default: return false
+        }
+    }
     private static func isNameByte(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == UInt8(ascii: ".") }
 
     private func text(_ from: Int) -> String { String(decoding: bytes[from..<index], as: UTF8.self) }
@@ -89,10 +97,10 @@ struct TextLexer {
     mutating func next() throws -> TextToken {
         skipTrivia()
         let start = index
-        guard let b = peekByte() else { return TextToken(kind: .end, offset: start, text: "") }
-        if "{}()[],=:&".utf8.contains(b) {
+        guard let b = peekByte() else { return TextToken(kind: .end, offset: start, end: start) }
+        if Self.isPunct(b) {
             index += 1
-            return TextToken(kind: .punct(b), offset: start, text: text(start))
+            return TextToken(kind: .punct(b), offset: start, end: index)
         }
         if b == UInt8(ascii: "%") {
             index += 1
@@ -100,11 +108,11 @@ struct TextLexer {
             guard index > start + 1 else {
                 throw position.error(start, "expected a value name after '%', found \(describeByte(at: index))")
             }
-            return TextToken(kind: .value(text(start + 1)), offset: start, text: text(start))
+            return TextToken(kind: .value(text(start + 1)), offset: start, end: index)
         }
         if Self.isLetter(b) {
             while let c = peekByte(), Self.isNameByte(c) { index += 1 }
-            return TextToken(kind: .identifier(text(start)), offset: start, text: text(start))
+            return TextToken(kind: .identifier(text(start)), offset: start, end: index)
         }
         if b == UInt8(ascii: "\"") { return try string() }
         if Self.isDigit(b) || ((b == UInt8(ascii: "-") || b == UInt8(ascii: "+")) && peekByte(1).map(Self.isDigit) == true) {
@@ -112,7 +120,7 @@ struct TextLexer {
         }
         if b == UInt8(ascii: "-"), bytes[index...].starts(with: "-inf".utf8), !(peekByte(4).map(Self.isNameByte) ?? false) {
             index += 4
-            return TextToken(kind: .float(-.infinity), offset: start, text: "-inf")
+            return TextToken(kind: .float(-.infinity), offset: start, end: index)
         }
         throw position.error(start, "expected a token, found \(describeByte(at: start))")
     }
@@ -160,12 +168,12 @@ struct TextLexer {
         let t = text(start)
         if isFloat {
             guard let d = Double(t) else { throw position.error(start, "expected a number, found '\(t)'") }
-            return TextToken(kind: .float(d), offset: start, text: t)
+            return TextToken(kind: .float(d), offset: start, end: index)
         }
         guard let i = Int(t) else {
             throw position.error(start, "expected an integer that fits in 64 bits, found '\(t)'")
         }
-        return TextToken(kind: .int(i), offset: start, text: t)
+        return TextToken(kind: .int(i), offset: start, end: index)
     }
 
     private mutating func string() throws -> TextToken {
@@ -200,7 +208,7 @@ struct TextLexer {
                 throw position.error(index - 2, "expected one of \\\" \\\\ \\n \\t \\r \\u{...}, found \(describeEscape(index - 2))")
             }
         }
-        return TextToken(kind: .string(String(decoding: out, as: UTF8.self)), offset: start, text: text(start))
+        return TextToken(kind: .string(String(decoding: out, as: UTF8.self)), offset: start, end: index)
     }
 
     private func describeEscape(_ at: Int) -> String {

@@ -9,10 +9,14 @@ import GraphIR
 /// lengths, `where(iota < lens[b], 0, -1e4)` style), the pass probes it with many length vectors and, if every
 /// probe shows `pattern & key j < lens[b]`, folds it to `pattern & padding(lens)`.
 ///
-/// Guarantees: the attention computes the same result wherever every query row has at least one visible key
-/// (the probed lengths are 1...Lk). A row with no visible key gives 0 under the symbolic mask, whereas a -1e4 bias
-/// would average all values; the pass never folds a pattern that hides a whole row. A bias it does not recognise
-/// is left alone. The dead mask computation is removed, so no `[B, H, L, L]` mask tensor remains.
+/// Guarantees: the attention computes the same result wherever every query row has at least one visible key.
+/// A row with no visible key gives 0 under the symbolic mask (the `attention` op's definition), whereas a -1e4
+/// bias would average all values there. The pass never folds a structural pattern that hides a whole row; with
+/// key padding, such a row can still occur at run time when `lens[b]` hides every key of the row's block (e.g.
+/// block-diagonal masks with a whole block padded), and then differs as described. The probes check visibility
+/// for lengths 1...Lk, not every length vector, so a bias that treats some length specially beyond the probes
+/// could be misread; biases built by compares of iota against the lengths are read exactly. A bias it does not
+/// recognise is left alone. The dead mask computation is removed, so no `[B, H, L, L]` mask tensor remains.
 public func foldMasks(_ g: Graph) throws -> Graph {
     let rw = GraphRewriter(g)
     var changed = false

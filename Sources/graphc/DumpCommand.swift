@@ -16,7 +16,7 @@ struct Dump: ParsableCommand {
 
             Formats: `text` is the parseable IR (Docs/IR.md). `dot` is Graphviz with scopes as clusters and parameters coloured by role (trainable green, frozen blue, state grey; inputs yellow): `graphc dump mlp --format dot | dot -Tsvg > mlp.svg`. `json` lists the nodes with their types, attributes and scopes, then the outputs and updates.
 
-            Stages: `--train` replaces the graph by its training graph (forward, backward, `grad.*` outputs) for the output named `loss`; `--passes` runs passes (see Docs/Passes.md); `--after STAGE` and `--print-after-all` print the IR after stages, e.g. `graphc dump transformer-block --train --after autodiff --after fuse`.
+            Stages: `--train` replaces the graph by its training step for the output named `loss` (forward, backward through the trainable parameters only, AdamW update written to the parameters; inputs `lr` and `step`); `--passes` runs passes (see Docs/Passes.md); `--after STAGE` and `--print-after-all` print the IR after stages, e.g. `graphc dump transformer-block --train --after autodiff --after fuse`.
 
             `--stats` prints, instead of the graph, ops by kind with FLOP estimates (a multiply-add counts 2) and parameters by role with element counts and bytes (as text, or JSON with `--format json`).
             """
@@ -43,13 +43,13 @@ struct Dump: ParsableCommand {
     @Flag(help: "Print each node's Swift source location (text format).")
     var locations = false
 
-    @Flag(help: "Differentiate the output named `loss` with respect to the trainable parameters (the training graph).")
+    @Flag(help: "Replace the graph by its training step: forward, backward of the output `loss` through the trainable parameters, AdamW update.")
     var train = false
 
     @Option(help: ArgumentHelp("Passes to run: a pipeline (training, training-post-ad, inference) or a comma-separated list (canonicalize,cse,dce). With --train they run after autodiff.", valueName: "SPEC"))
     var passes: String?
 
-    @Option(help: ArgumentHelp("Print the IR after this stage (a pass name, or autodiff); repeatable. Without --passes this runs the standard pipeline (inference, or training + autodiff + training-post-ad with --train).", valueName: "STAGE"))
+    @Option(help: ArgumentHelp("Print the IR after this stage (a pass name, autodiff, or lower: the runtime's kernel list and memory plan); repeatable. Without --passes this runs the standard pipeline (inference, or training + autodiff + training-post-ad with --train).", valueName: "STAGE"))
     var after: [String] = []
 
     @Flag(help: "Print the IR after every stage.")
@@ -74,13 +74,17 @@ struct Dump: ParsableCommand {
         if printsStages && (stats || format != .text) { throw CLIError("--after and --print-after-all print text IR only") }
         let built = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
         let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll)
-        let (g, dumps, records) = try pipeline.run(built)
-        if printsStages { return dumps }
+        let result = try pipeline.run(built, measureAutodiff: stats)
+        let g = result.graph
+        if printsStages { return result.dumps }
         if stats {
             let s = DumpStats(g)
             if format == .json { return JSONExporter.export(s, graphName: g.name) }
             var report = s.report(graphName: g.name) + "\n"
-            if !records.isEmpty { report += "\npasses:\n" + records.map { "  " + $0.summary }.joined(separator: "\n") + "\n" }
+            if let a = result.autodiff { report += "\n" + DumpStats.autodiffReport(a) + "\n" }
+            if !result.records.isEmpty {
+                report += "\npasses:\n" + result.records.map { "  " + $0.summary }.joined(separator: "\n") + "\n"
+            }
             return report
         }
         switch format {

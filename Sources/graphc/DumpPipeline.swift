@@ -1,9 +1,11 @@
 import GraphAutodiff
 import GraphIR
 import GraphPasses
+import GraphRuntime
 
 /// The stages `graphc dump` runs between building a graph and printing it: passes before autodiff, autodiff
-/// (`--train`), passes after it. Every stage is verified, and `--after STAGE` / `--print-after-all` print the
+/// (`--train`: the whole training step of `trainingGraph`, i.e. forward, backward and the AdamW update), passes
+/// after it. Every stage is verified, and `--after STAGE` / `--print-after-all` print the
 /// IR after the named stages (MLIR's `// -----// IR dump after …` headers).
 struct DumpPipeline {
     /// Differentiate the output named `loss` with respect to every trainable parameter.
@@ -16,6 +18,8 @@ struct DumpPipeline {
 
     /// The name `--after` uses for the autodiff stage.
     static let autodiffStage = "autodiff"
+    /// The last stage, run only when `--after lower` asks for it: the runtime's kernel list and memory plan.
+    static let lowerStage = "lower"
 
     /// Pass names before and after autodiff. With `--passes` those run after autodiff (fused ops have no VJP).
     /// Without it, asking to print after a stage selects the standard pipelines: `training`, autodiff,
@@ -27,18 +31,32 @@ struct DumpPipeline {
         return ([], try Passes.parseList("inference"))
     }
 
-    /// Runs the stages on `g`; returns the final graph, the printed dumps and one record per pass.
-    func run(_ g: Graph) throws -> (graph: Graph, dumps: String, records: [PassRecord]) {
+    /// What running the stages produced.
+    struct Result {
+        var graph: Graph
+        /// The `--after` / `--print-after-all` dumps, concatenated.
+        var dumps: String
+        var records: [PassRecord]
+        /// Costs of differentiation (with `--train` and `measureAutodiff`).
+        var autodiff: AutodiffStats?
+    }
+
+    /// Runs the stages on `g`. `measureAutodiff` also differentiates everything once more, to report what
+    /// selective differentiation saved (for `--stats`).
+    func run(_ g: Graph, measureAutodiff: Bool = false) throws -> Result {
         let (pre, post) = try stages()
+        let lowers = after.contains(DumpPipeline.lowerStage)
         let ran = pre.map(\.name) + (train ? [DumpPipeline.autodiffStage] : []) + post.map(\.name)
+            + (lowers ? [DumpPipeline.lowerStage] : [])
         for name in after where !ran.contains(name) {
-            let known = Passes.all.map(\.name) + [DumpPipeline.autodiffStage]
+            let known = Passes.all.map(\.name) + [DumpPipeline.autodiffStage, DumpPipeline.lowerStage]
             throw CLIError(known.contains(name)
                            ? "--after \(name): that stage does not run here (stages: \(ran.isEmpty ? "none" : ran.joined(separator: ", ")))"
                            : "--after \(name): unknown stage (known: \(known.joined(separator: ", ")))")
         }
         var dumps = ""
         var records: [PassRecord] = []
+        var autodiff: AutodiffStats?
         var stageNumber = 0
         func manager(_ passes: [Pass]) -> PassManager {
             var m = PassManager(passes: passes, verify: Verifier.verify, render: { GraphPrinter.print($0) }, sink: { dumps += $0 })
@@ -56,7 +74,13 @@ struct DumpPipeline {
             guard let loss = current.output("loss") else {
                 throw CLIError("--train needs an output named 'loss' (outputs: \(current.outputs.map(\.name).joined(separator: ", ")))")
             }
-            current = try gradients(of: loss, in: current).graph
+            let training = try trainingGraph(minimizing: loss, in: current)
+            if measureAutodiff {
+                var stats = try training.gradients.stats()
+                stats.optimizerFLOPs = flops(of: training.graph, training.optimizerStart..<training.graph.nodes.count)
+                autodiff = stats
+            }
+            current = training.graph
             try Verifier.verify(current)
             stageNumber += 1
             if printAfterAll || after.contains(DumpPipeline.autodiffStage) {
@@ -72,7 +96,11 @@ struct DumpPipeline {
             current = r.graph
             records += r.records
         }
-        return (current, dumps, records)
+        if lowers {
+            let program = try Program.lower(current)
+            dumps += "// -----// program after \(ran.count): \(DumpPipeline.lowerStage) //----- //\n" + program.description + "\n"
+        }
+        return Result(graph: current, dumps: dumps, records: records, autodiff: autodiff)
     }
 
     /// Shifts the stage number of a `// -----// IR dump after N: …` header by `offset`.

@@ -1,3 +1,4 @@
+import GraphAutodiff
 import GraphIR
 
 /// Counts for `graphc dump --stats`: ops by kind, parameters by role, and FLOPs per op kind from each op's
@@ -67,6 +68,21 @@ public struct DumpStats: Equatable {
             lines.append("  " + pad("total", 9) + "  " + lpad(String(t), 7) + "  " + lpad(grouped(e), 15) + "  " + lpad(grouped(b), 15))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension DumpStats {
+    /// The `autodiff:` section of `--train --stats`.
+    static func autodiffReport(_ a: AutodiffStats) -> String {
+        [
+            "autodiff:",
+            "  forward FLOPs         " + lpad(grouped(a.forwardFLOPs), 18),
+            "  backward FLOPs        " + lpad(grouped(a.backwardFLOPs), 18)
+                + "  (differentiating every parameter: " + grouped(a.backwardFLOPsDifferentiatingEverything) + ")",
+            "  optimizer FLOPs       " + lpad(grouped(a.optimizerFLOPs), 18),
+            "  saved for backward    " + lpad(grouped(a.savedValues), 18) + " values, " + grouped(a.savedBytes) + " bytes ("
+                + humanBytes(a.savedBytes) + ")",
+        ].joined(separator: "\n")
     }
 }
 

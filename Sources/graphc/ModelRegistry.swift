@@ -50,6 +50,7 @@ public struct ModelRegistry {
     public static let standard = ModelRegistry([
         .mlp,
         .transformerBlock,
+        .blip2,
     ])
 
     public var names: [String] { entries.map(\.name) }

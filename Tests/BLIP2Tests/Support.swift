@@ -46,3 +46,11 @@ func runInterpreter(_ g: Graph, _ c: BLIP2Config, stage: BLIP2Stage, seed: Int =
     try Interpreter().run(g, inputs: sampleInputs(g, c, stage: stage, seed: seed),
                           parameters: parameters ?? g.initialParameters(seed: 42))
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+/// `BLIP2_TEST_VERBOSE=1` prints the measured losses (for reports); tests are silent otherwise.
+enum ProcessInfoShim {
+    static let verbose = getenv("BLIP2_TEST_VERBOSE") != nil
+}

@@ -212,6 +212,26 @@ struct OpGradientTests {
         }
     }
 
+    @Test("asking for one operand's gradient gives the same numbers with no more backward ops", arguments: OpKind.allCases.filter {
+        if case .rule = $0.spec.vjp { return true }
+        return false
+    })
+    func partialNeeds(op: OpKind) throws {
+        let build = try #require(opCases[op])
+        for variant in 0..<(variantsPerOp[op] ?? 3) {
+            let b = CheckBuilder(seed: UInt64(31 * variant + 5) &+ UInt64(truncatingIfNeeded: stableHash(op.mnemonic)))
+            let loss = try build(b, variant)
+            let full = try gradients(of: loss, in: b.g)
+            let all = try Interpreter().run(full.graph, inputs: b.inputs, parameters: b.parameters)
+            for name in b.parameters.keys.sorted() where b.parameters.count > 1 {
+                let one = try gradients(of: loss, in: b.g, wrt: [name])
+                let out = try Interpreter().run(one.graph, inputs: b.inputs, parameters: b.parameters)
+                #expect(out["grad." + name] == all["grad." + name], "\(op.mnemonic) variant \(variant), \(name)")
+                #expect(one.backwardValues.count <= full.backwardValues.count)
+            }
+        }
+    }
+
     @Test("attention gradients under each mask kind", arguments: AttentionCaseKind.allCases)
     func attentionMasks(kind: AttentionCaseKind) throws {
         let b = CheckBuilder(seed: 99)

@@ -140,6 +140,19 @@ struct SelectiveDifferentiationTests {
         #expect(r.backwardValues.allSatisfy { r.graph[$0].op != .exp })
     }
 
+    @Test("casts: f32 → f64 passes the cotangent back as f32; a round trip through i32 cuts it")
+    func casts() throws {
+        let g = Graph(name: "casts")
+        let x = try g.parameter("x", [3], .f32)
+        let wide = try g.cast(x, to: .f64)
+        let viaInt = try g.cast(g.cast(x, to: .i32), to: .f64)
+        let loss = try g.reduceSum(g.add(g.mul(wide, wide), viaInt), axes: [0])
+        let r = try gradients(of: loss, in: g)
+        #expect(r.graph.type(of: try #require(r.gradient("x"))) == TensorType(.f32, [3]))
+        let out = try Interpreter().run(r.graph, inputs: [:], parameters: ["x": Tensor(floats: [0.5, -1.25, 2], shape: [3])])
+        #expect(out["grad.x"]?.scalars == [1, -2.5, 4])
+    }
+
     @Test("bad requests fail with a clear error")
     func errors() throws {
         let b = CheckBuilder(seed: 7)

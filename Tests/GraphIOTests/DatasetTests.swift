@@ -251,3 +251,39 @@ func collect(_ it: EpochIterator) throws -> [Batch] {
         expectIOError(["cannot list"]) { _ = try ClipartImporter.importLibrary(root: root + "/nope", to: out) }
     }
 }
+
+@Suite struct SpatialAugmentationTests {
+    /// A flipped "left of" picture would contradict its caption: the procedural set is never flipped.
+    @Test func proceduralSetIsNotFlipped() throws {
+        let data = ShapesDataset(split: .train, count: 40, imageSize: 32, seed: 5)
+        var options = DataLoader.Options(batchSize: 40)
+        options.augment = true
+        options.shuffle = false
+        options.flipProbability = 1
+        let batch = try DataLoader(dataset: data, preprocessor: ImagePreprocessor(size: 32), options: options).epoch(0).next()!
+        // For every horizontal pair of clearly different colours, the first (left) shape's pixels are left of the second's.
+        var checked = 0
+        for (k, i) in batch.indices.enumerated() {
+            let scene = data.scene(at: i)
+            guard case .pair(horizontal: true) = scene.layout else { continue }
+            let a = ShapesDataset.colourRGB[scene.shapes[0].colour], b = ShapesDataset.colourRGB[scene.shapes[1].colour]
+            guard abs(a.0 - b.0) + abs(a.1 - b.1) + abs(a.2 - b.2) > 200 else { continue }
+            let im = batch.images[k]
+            func meanX(_ rgb: (Double, Double, Double)) -> Double? {
+                var sum = 0, n = 0
+                for y in 0..<32 {
+                    for x in 0..<32 {
+                        let p = (y * 32 + x) * 3
+                        let d = abs(Double(im.pixels[p]) - rgb.0) + abs(Double(im.pixels[p + 1]) - rgb.1) + abs(Double(im.pixels[p + 2]) - rgb.2)
+                        if d < 60 { sum += x; n += 1 }
+                    }
+                }
+                return n > 0 ? Double(sum) / Double(n) : nil
+            }
+            guard let xa = meanX(a), let xb = meanX(b) else { continue }
+            #expect(xa < xb, "sample \(i): left shape at x \(xa), right shape at x \(xb)")
+            checked += 1
+        }
+        #expect(checked >= 5)
+    }
+}

@@ -222,10 +222,10 @@ enum InterpreterCases {
             let scalar = try evaluate([ft(d, [], [1]), ft(d, [2], [1, 2])]) { g, v in try g.add(v[0], v[1]) }
             expectTensor(scalar, d, [2], [2, 3])
         },
-        binaryCase(.add, +),
-        binaryCase(.sub, -),
-        binaryCase(.mul, *),
-        binaryCase(.div, /),
+        binaryCase(.add) { $0 + $1 },
+        binaryCase(.sub) { $0 - $1 },
+        binaryCase(.mul) { $0 * $1 },
+        binaryCase(.div) { $0 / $1 },
         binaryCase(.maximum) { Swift.max($0, $1) },
         binaryCase(.minimum) { Swift.min($0, $1) },
         InterpreterCase(op: .pow, label: "hand values") { d in

@@ -172,7 +172,7 @@ func everyOpGraph() throws -> Graph {
     @Test func stringsAndFloatsRoundTripExactly() throws {
         let g = Graph(name: "quote \" backslash \\ newline \n tab \t bell \u{7} é 🙂")
         let x = try g.input("x\"y", [2])
-        let values: [Double] = [0.1, -0.0, 4.9e-324, .greatestFiniteMagnitude, Double(Float(0.1)), 1.0 / 3.0, 123456789.0]
+        let values: [Double] = [0.1, -0.0, Double.leastNonzeroMagnitude, .greatestFiniteMagnitude, Double(Float(0.1)), 1.0 / 3.0, 123456789.0]
         let c = try g.constant(Tensor(.f64, [values.count], values))
         g.setNotes(c, ["nan": .float(.nan), "s": .string("a\u{0}b"), "d": .dtype(.bool), "empty": .ints([])])
         g.output("x", x)

@@ -132,7 +132,7 @@ enum TestModels {
             return try g.mul(try g.tanh(try g.add(try g.matmul(image, w), try g.matmul(image, wt))), scale)
         }
         let head = try g.scope("head") {
-            try g.add(try g.matmul(try g.add(features, text), try g.parameter("head.weight", [4, 4])), try g.parameter("head.bias", [4]))
+            try g.add(try g.add(try g.matmul(features, try g.parameter("head.weight", [4, 4])), try g.parameter("head.bias", [4])), text)
         }
         let out = try g.scope("frozen_out") { try g.matmul(head, try g.parameter("out.weight", [4, 3], role: .frozen)) }
         g.output("out", out)

@@ -21,12 +21,41 @@ func exampleGraphs() -> [URL] {
 }
 
 @Suite struct DumpTests {
-    @Test(arguments: ModelRegistry.standard.entries.flatMap { e in e.configs.map { (e.name, $0) } })
+    // `paper` configs are checked by their stats below: printing and parsing a billion-parameter model's text
+    // takes tens of seconds in a debug build.
+    @Test(arguments: ModelRegistry.standard.entries.flatMap { e in e.configs.filter { $0 != "paper" }.map { (e.name, $0) } })
     func everyModelConfigBuildsVerifiesAndRoundTrips(_ model: String, _ config: String) throws {
         let text = try dump([model, "--config", config])
         let reparsed = try GraphParser.parse(text)
         try Verifier.verify(reparsed)
         #expect(GraphPrinter.print(reparsed) == text)
+    }
+
+    @Test(arguments: ["opt", "t5", "llama"])
+    func blip2StageTwoBuildsForEachLanguageModel(_ llm: String) throws {
+        let text = try dump(["blip2", "--stage", "2", "--llm", llm])
+        #expect(GraphPrinter.print(try GraphParser.parse(text)) == text)
+        let g = try ModelRegistry.standard.build("blip2", ModelOptions(stage: 2, llm: llm))
+        #expect(g.output("loss") != nil)
+        // Stage 2 freezes the ViT and the LLM: both roles are present.
+        #expect(Set(DumpStats(g).parameters.map(\.role)) == [.trainable, .frozen])
+    }
+
+    @Test func blip2PaperStatsMatchThePublishedSizes() throws {
+        // BLIP-2 (Li et al. 2023): a 188M-parameter Q-Former (with its stage-1 heads) on a frozen ~1B ViT-g/14.
+        let s = DumpStats(try ModelRegistry.standard.build("blip2", ModelOptions(config: "paper")))
+        let trainable = s.parameters.first { $0.role == .trainable }?.elements ?? 0
+        let frozen = s.parameters.first { $0.role == .frozen }?.elements ?? 0
+        #expect(trainable > 180_000_000 && trainable < 195_000_000, "trainable \(trainable)")
+        #expect(frozen > 950_000_000 && frozen < 1_050_000_000, "frozen \(frozen)")
+        #expect(s.parameters.allSatisfy { $0.bytes == 4 * $0.elements })
+    }
+
+    @Test func blip2OptionsAreChecked() throws {
+        for args in [["blip2", "--stage", "3"], ["blip2", "--stage", "2", "--llm", "gpt"], ["blip2", "--llm", "opt"],
+                     ["blip2", "--config", "huge"]] {
+            #expect(throws: CLIError.self, "\(args)") { try dump(args) }
+        }
     }
 
     @Test func defaultConfigIsTheFirst() throws {

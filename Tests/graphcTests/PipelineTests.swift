@@ -5,17 +5,31 @@ import Testing
 // `graphc dump --train / --passes / --after / --print-after-all`.
 
 @Suite struct PipelineTests {
-    @Test func trainAddsAGradientOutputPerTrainableParameter() throws {
+    @Test func trainBuildsTheTrainingStepWithAnUpdatePerTrainableParameter() throws {
         let text = try dump(["mlp", "--train"])
         let g = try GraphParser.parse(text)
         try Verifier.verify(g)
         let forward = try ModelRegistry.standard.build("mlp", ModelOptions())
-        let expected = forward.parameters.filter { $0.role == .trainable }.map { "grad." + $0.name }
-        #expect(g.outputs.map(\.name) == ["logits", "loss"] + expected)
+        let updated = Set(g.updates.map(\.parameter))
         for p in forward.parameters {
-            #expect(g.type(of: g.output("grad." + p.name)!) == forward.type(of: p.value))
+            #expect(updated.contains(p.name), "no update for \(p.name)")
+            let update = try #require(g.updates.first { $0.parameter == p.name })
+            #expect(g.type(of: update.value) == forward.type(of: p.value))
         }
-        #expect(g.nodes.count > forward.nodes.count)
+        // AdamW keeps optimizer state as `state` parameters, which are updated too.
+        let state = g.parameters.filter { $0.role == .state }
+        #expect(!state.isEmpty)
+        for s in state { #expect(updated.contains(s.name)) }
+        #expect(g.inputs.map(\.name).contains("lr"))
+        #expect(g.output("loss") != nil)
+    }
+
+    @Test func trainStatsReportBackwardAndSavedValues() throws {
+        let report = try dump(["blip2", "--stage", "2", "--train", "--stats"])
+        #expect(report.contains("autodiff:"))
+        #expect(report.contains("backward FLOPs"))
+        #expect(report.contains("saved for backward"))
+        #expect(report.contains("state"))
     }
 
     @Test func trainNeedsALossOutput() throws {
@@ -53,6 +67,16 @@ import Testing
         #expect(text.contains("6: autodiff"))
         #expect(text.contains("9: fuse"))
         #expect(text.contains("fused_"))
+    }
+
+    @Test func afterLowerPrintsTheKernelListAndMemoryPlan() throws {
+        let text = try dump(["transformer-block", "--after", "lower"])
+        #expect(text.hasPrefix("// -----// program after 8: lower //----- //\nprogram transformer_block:"))
+        #expect(text.contains("kernels:"))
+        #expect(text.contains("peak arena bytes:"))
+        let training = try dump(["mlp", "--train", "--after", "autodiff", "--after", "lower"])
+        #expect(training.contains("6: autodiff"))
+        #expect(training.contains("program after 13: lower"))
     }
 
     @Test func explicitPassesRunAndReportInStats() throws {

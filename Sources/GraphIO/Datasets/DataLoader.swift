@@ -25,6 +25,9 @@ public final class DataLoader: @unchecked Sendable {
         public var seed: UInt64 = 0
         /// Random resized crop + horizontal flip (training); otherwise a plain resize.
         public var augment = false
+        /// Area fraction of the random resized crop.
+        public var cropScale: ClosedRange<Double> = 0.5...1.0
+        public var flipProbability = 0.5
         /// Drop a last batch smaller than `batchSize`.
         public var dropLast = false
         /// Batches prepared ahead of the consumer.
@@ -80,7 +83,10 @@ public final class DataLoader: @unchecked Sendable {
         let images = samples.map { index, s -> RGBImage in
             if options.augment {
                 var g = SeededGenerator(seed: options.seed).fork(UInt64(epoch) << 32 ^ UInt64(index))
-                return preprocessor.augmented(s.image, rng: &g)
+                // A flipped "left of" image contradicts its caption, and a strong crop moves or cuts the shapes.
+                let spatial = dataset.spatialCaptions
+                let scale = spatial ? max(0.85, options.cropScale.lowerBound)...max(0.85, options.cropScale.upperBound) : options.cropScale
+                return preprocessor.augmented(s.image, rng: &g, scale: scale, flipProbability: spatial ? 0 : options.flipProbability)
             }
             return preprocessor.resized(s.image)
         }

@@ -18,6 +18,13 @@ public protocol ImageCaptionDataset: Sendable {
     func sample(at index: Int) throws -> ImageCaptionSample
     /// The caption of an entry without decoding its image.
     func caption(at index: Int) throws -> String
+    /// True when captions name left/right or positions, so horizontal flips and strong crops would make
+    /// them wrong; the loader then does not flip and crops mildly.
+    var spatialCaptions: Bool { get }
+}
+
+extension ImageCaptionDataset {
+    public var spatialCaptions: Bool { false }
 }
 
 /// What a loader does with an entry whose image or caption cannot be read.

@@ -49,6 +49,8 @@ public struct ShapesDataset: ImageCaptionDataset {
 
     public let imageSize: Int
     public let seed: UInt64
+    /// Captions say "left of", "at the top right": no flips, mild crops only.
+    public var spatialCaptions: Bool { true }
     public let split: Split
     public let count: Int
 

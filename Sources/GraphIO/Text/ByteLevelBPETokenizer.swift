@@ -12,6 +12,8 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     let merges: [UInt64: (rank: Int, merged: Int)]
     /// Byte value → id of its single-character token.
     let byteIDs: [Int]
+    /// Bytes without a token of their own (dropped when encoding, as Hugging Face does without an unknown token).
+    public var missingBytes: [UInt8] { (0..<256).filter { byteIDs[$0] < 0 }.map(UInt8.init) }
     /// Tokens matched verbatim in input text (and skipped by `decode(skipSpecialTokens: true)`).
     public let specialTokens: [String: Int]
     /// Prepended to every encoding (e.g. a BOS id), if set.
@@ -41,12 +43,11 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
             let key = UInt64(ia) << 32 | UInt64(ib)
             if table[key] == nil { table[key] = (rank, m) }
         }
-        var byteIDs: [Int] = []
-        for b in 0..<256 {
-            guard let id = ids[String(ByteLevelBPETokenizer.byteToChar[b])] else {
-                throw GraphIOError(.tokenizer, "\(source): byte 0x\(String(b, radix: 16)) has no token (not a byte-level vocabulary)")
-            }
-            byteIDs.append(id)
+        // Some vocabularies (SmolLM2) lack a few control bytes; like Hugging Face's BPE without an unknown
+        // token, such bytes are left out of the encoding (`missingBytes` lists them).
+        let byteIDs = (0..<256).map { ids[String(ByteLevelBPETokenizer.byteToChar[$0])] ?? -1 }
+        guard byteIDs.filter({ $0 >= 0 }).count >= 188 else {
+            throw GraphIOError(.tokenizer, "\(source): only \(byteIDs.filter { $0 >= 0 }.count) of the 256 byte tokens exist (not a byte-level vocabulary)")
         }
         for (t, i) in specialTokens where i < 0 || i >= tokens.count || tokens[i] != t {
             throw GraphIOError(.tokenizer, "\(source): special token \"\(t)\" has id \(i), which is not that token")
@@ -100,7 +101,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
 
     /// Applies merges to one pre-tokenized piece's bytes.
     func bpe(_ bytes: [UInt8]) -> [Int] {
-        var word = bytes.map { byteIDs[Int($0)] }
+        var word = bytes.map { byteIDs[Int($0)] }.filter { $0 >= 0 }
         while word.count > 1 {
             var best = Int.max, bestMerged = -1
             for i in 0..<(word.count - 1) {

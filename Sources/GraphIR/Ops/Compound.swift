@@ -365,8 +365,7 @@ private func crossEntropyVJP(_ ctx: VJPContext) throws -> [Value?] {
         guard i == 0 else { return nil }  // labels are integers
         let column = try g.reshape(labels, ctx.shape(1) + [1])
         let onehot = try g.indicator(g.binary(.eq, g.iota(shape, axis: shape.count - 1), column), like: logits)
-        var target = try g.scaled(onehot, 1 - eps)
-        if eps != 0 { target = try g.binary(.add, target, scalar: eps / Double(classes)) }
+        let target = eps == 0 ? onehot : try g.binary(.add, g.scaled(onehot, 1 - eps), scalar: eps / Double(classes))
         let valid = try g.indicator(g.binary(.ne, column, scalar: Double(ignore)), like: logits)
         let count = try g.binary(.maximum, g.reduceSum(valid, axes: Array(0..<shape.count)), scalar: 1)
         let weight = try g.mul(valid, g.div(ctx.cotangent, count))
