@@ -35,7 +35,7 @@ extension TinyPipeline {
 
     /// The frozen prefix of a BLIP-2 graph: exactly one boundary value (the image encoder's output).
     func frozenPrefix(_ g: Graph) throws -> FrozenPrefixSplit {
-        let split = splitFrozenPrefix(g)
+        let split = splitFrozenPrefix(g, inputs: ["pixel_values"])
         guard split.boundary.count == 1 else {
             throw TrainingError("expected the frozen image encoder to give one boundary value, got \(split.boundary)")
         }
