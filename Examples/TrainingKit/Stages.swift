@@ -82,7 +82,7 @@ extension TinyPipeline {
     // MARK: stage 1
 
     /// Stage 1 (ITC + ITM + ITG) on the cached image features; writes `stage1/checkpoint.safetensors`.
-    public func stage1(_ budget: Budget, features: FeatureCache) throws -> LoopSummary {
+    public func stage1(_ budget: Budget, features: FeatureCache, onStep: ((Int) -> Void)? = nil) throws -> LoopSummary {
         let b = recipe.stage1Batch, t = recipe.qformerTextLength
         let model = try BLIP2Model.build(config: config, stage: .one, mode: .train, shapes: BLIP2Shapes(batch: b, textLength: t))
         let split = try frozenPrefix(model)
@@ -103,7 +103,9 @@ extension TinyPipeline {
                 return ([featureName: features.batch(features.train, idx)], others, b)
             },
             evaluate: { try evaluator.evaluate(limit: 1000) })
-        return try runTrainingLoop(task, loop("stage1", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100))
+        var options = try loop("stage1", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100)
+        options.onStep = onStep
+        return try runTrainingLoop(task, options)
     }
 
     // MARK: stage 2
