@@ -60,6 +60,7 @@ def check_swift(repo):
         "ids": np.array([[101, 7592, 102]], dtype=np.int32),
         "mask": np.array([True, False]),
         "f64": np.array([1 / 3, -2.5], dtype=np.float64),
+        "half": np.array([0.5, -1.25, 3], dtype=np.float16),
     }
     assert set(got) == set(want), (sorted(got), sorted(want))
     for k, v in want.items():

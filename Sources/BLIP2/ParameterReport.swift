@@ -61,6 +61,12 @@ public struct ParameterReport: Sendable {
         var lines = rows.map { r in
             "\(r.component.padding(to: 30))\(r.role.rawValue.padding(to: 11))\(String(r.tensors).leftPadding(to: 6))\(grouped(r.count).leftPadding(to: 16))"
         }
+        if qformerWithQueries > 0 {
+            lines.append("Q-Former + queries (Table 2)".padding(to: 47) + grouped(qformerWithQueries).leftPadding(to: 16))
+        }
+        if count("language_projection") > 0 {
+            lines.append("  + language_projection".padding(to: 47) + grouped(qformerWithQueries + count("language_projection")).leftPadding(to: 16))
+        }
         for role in ParameterRole.allCases where total(role: role) > 0 {
             lines.append("total \(role.rawValue)".padding(to: 47) + grouped(total(role: role)).leftPadding(to: 16))
         }

@@ -2,6 +2,7 @@ import BLIP2
 import GraphAutodiff
 import GraphIO
 import GraphIR
+import GraphRuntime
 
 /// `graphc blip2 run`: a Hugging Face BLIP-2 model folder and a `transformers`-style inputs file in, the
 /// outputs (and stage-2 gradients) that `transformers` would compute out, under the names of
@@ -69,8 +70,7 @@ public struct BLIP2Run {
                 gradientNames.append(("grad." + name, name))
             }
         }
-        let parameters = try weights.tensors(for: graph)
-        let values = try evaluate.run(graph, feeds, parameters)
+        let values = try evaluate.run(graph, feeds, weights)
         var out: [String: Tensor] = [:]
         for name in ["vision_last_hidden_state", "qformer_last_hidden_state", "language_projection_output", "itm_logits", "logits_per_image"] {
             if let v = values[name] { out[name] = v }
@@ -109,13 +109,21 @@ public struct BLIP2Run {
     }
 }
 
-/// How a graph is evaluated: the reference interpreter now; the executor plugs in through the same closure.
+/// How a graph is evaluated with the checkpoint's weights.
 public struct Evaluator {
-    public let run: (Graph, [String: Tensor], [String: Tensor]) throws -> [String: Tensor]
+    public let run: (_ graph: Graph, _ inputs: [String: Tensor], _ weights: HFWeights) throws -> [String: Tensor]
 
-    public init(_ run: @escaping (Graph, [String: Tensor], [String: Tensor]) throws -> [String: Tensor]) { self.run = run }
+    public init(_ run: @escaping (Graph, [String: Tensor], HFWeights) throws -> [String: Tensor]) { self.run = run }
 
-    public static let interpreter = Evaluator { graph, inputs, parameters in
-        try Interpreter().run(graph, inputs: inputs, parameters: parameters)
+    /// The reference interpreter: plain loops over `Double` host tensors (8 bytes per weight); for small models.
+    public static let interpreter = Evaluator { graph, inputs, weights in
+        try Interpreter().run(graph, inputs: inputs, parameters: weights.tensors(for: graph))
+    }
+
+    /// The CPU executor (BLAS GEMMs, static memory plan); weights go to its parameter store as `f32`.
+    public static let executor = Evaluator { graph, inputs, weights in
+        let store = ParameterStore()
+        try weights.load(into: graph) { name, shape, values in try store.set(name, floats: Array(values), shape: shape) }
+        return try Executable(graph, parameters: store).run(inputs).all()
     }
 }

@@ -43,6 +43,9 @@ struct BLIP2RunCommand: ParsableCommand {
     @Flag(help: "Also write the gradients of the loss with respect to the stage-2 trainable parameters.")
     var grads = false
 
+    @Option(help: ArgumentHelp("executor (BLAS, f32 weights) or interpreter (reference loops, 8 bytes per weight; small models only).", valueName: "ENGINE"))
+    var engine: String = "executor"
+
     func run() throws {
         do {
             let summary = try execute()
@@ -59,10 +62,16 @@ struct BLIP2RunCommand: ParsableCommand {
         guard let kind = RunModel(rawValue: model) else {
             throw CLIError("--model must be one of \(RunModel.allCases.map(\.rawValue).joined(separator: ", ")), got '\(model)'")
         }
+        let evaluator: Evaluator
+        switch engine {
+        case "executor": evaluator = .executor
+        case "interpreter": evaluator = .interpreter
+        default: throw CLIError("--engine must be executor or interpreter, got '\(engine)'")
+        }
         let runner = try BLIP2Run(folder: checkpoint, model: kind)
         let given = try RunInputs.load(path: inputs, config: runner.config, model: kind)
         let start = Date()
-        let values = try runner.run(given, grads: grads)
+        let values = try runner.run(given, grads: grads, evaluate: evaluator)
         let seconds = Date().timeIntervalSince(start)
         try SafetensorsWriter.write(values, metadata: ["producer": "graphc blip2 run", "checkpoint": checkpoint], to: outputs)
         var line = "wrote \(values.count) tensors to \(outputs) in \(String(format: "%.2f", seconds)) s"

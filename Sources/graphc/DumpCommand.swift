@@ -73,7 +73,7 @@ struct Dump: ParsableCommand {
         let printsStages = printAfterAll || !after.isEmpty
         if printsStages && (stats || format != .text) { throw CLIError("--after and --print-after-all print text IR only") }
         let built = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
-        let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll)
+        let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll, locations: locations)
         let result = try pipeline.run(built, measureAutodiff: stats)
         let g = result.graph
         if printsStages { return result.dumps }
@@ -81,6 +81,7 @@ struct Dump: ParsableCommand {
             let s = DumpStats(g)
             if format == .json { return JSONExporter.export(s, graphName: g.name) }
             var report = s.report(graphName: g.name) + "\n"
+            if let section = registry.entry(named: source)?.statsReport { report += "\n" + section(built) + "\n" }
             if let a = result.autodiff { report += "\n" + DumpStats.autodiffReport(a) + "\n" }
             if !result.records.isEmpty {
                 report += "\npasses:\n" + result.records.map { "  " + $0.summary }.joined(separator: "\n") + "\n"

@@ -27,14 +27,17 @@ public struct ModelEntry {
     public var acceptsStage: Bool
     public var acceptsLLM: Bool
     public var build: (ModelOptions) throws -> Graph
+    /// Extra `--stats` section of a model (e.g. BLIP-2's parameter counts per component).
+    public var statsReport: ((Graph) -> String)?
 
     public init(name: String, summary: String, configs: [String], acceptsStage: Bool = false, acceptsLLM: Bool = false,
-                build: @escaping (ModelOptions) throws -> Graph) {
+                statsReport: ((Graph) -> String)? = nil, build: @escaping (ModelOptions) throws -> Graph) {
         self.name = name
         self.summary = summary
         self.configs = configs
         self.acceptsStage = acceptsStage
         self.acceptsLLM = acceptsLLM
+        self.statsReport = statsReport
         self.build = build
     }
 }

@@ -20,14 +20,17 @@ struct HFParityTests {
         return (0..<mask.shape[0]).map { b in (0..<width).map { mask.scalars[b * width + $0] == 1 } }
     }
 
-    @Test("conditional generation: outputs, loss and every stage-2 gradient match", arguments: FixtureFolders.generation)
-    func conditionalGeneration(name: String) throws {
+    static func evaluator(_ engine: String) -> Evaluator { engine == "executor" ? .executor : .interpreter }
+
+    @Test("conditional generation: outputs, loss and every stage-2 gradient match",
+          arguments: FixtureFolders.generation, ["interpreter", "executor"])
+    func conditionalGeneration(name: String, engine: String) throws {
         let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
-        let outputs = try run.run(inputs, grads: true)
+        let outputs = try run.run(inputs, grads: true, evaluate: Self.evaluator(engine))
         let reference = try Self.reference(name)
         let failures = ParityTolerance.failures(reference: reference, candidate: outputs, validRows: try Self.validRows(name))
-        #expect(failures.isEmpty, "\(name): \(failures.joined(separator: "\n"))")
+        #expect(failures.isEmpty, "\(name) on the \(engine): \(failures.joined(separator: "\n"))")
         // Exactly the stage-2 trainable parameters get gradients: none for the ViT or the LLM, none missing.
         let gradients = Set(outputs.keys.filter { $0.hasPrefix("grad.") })
         #expect(gradients == Set(try FixtureFolders.manifest(name).grads))
@@ -35,26 +38,28 @@ struct HFParityTests {
         #expect(outputs["loss"]?.shape == [])
     }
 
-    @Test("retrieval: ITM logits, ITC similarities and the towers match")
-    func retrieval() throws {
-        let run = try BLIP2Run(folder: FixtureFolders.path("retrieval"), model: .retrieval)
-        let inputs = try RunInputs.load(path: FixtureFolders.path("retrieval") + "/inputs.safetensors", config: run.config, model: .retrieval)
-        let outputs = try run.run(inputs)
-        let failures = ParityTolerance.failures(reference: try Self.reference("retrieval"), candidate: outputs)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-        #expect(outputs["itm_logits"]?.shape == [3, 2] && outputs["logits_per_image"]?.shape == [3, 3])
+    @Test("retrieval: ITM logits, ITC similarities and the towers match (with and without image placeholders)",
+          arguments: FixtureFolders.retrieval, ["interpreter", "executor"])
+    func retrieval(name: String, engine: String) throws {
+        let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .retrieval)
+        let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .retrieval)
+        let outputs = try run.run(inputs, evaluate: Self.evaluator(engine))
+        let failures = ParityTolerance.failures(reference: try Self.reference(name), candidate: outputs)
+        #expect(failures.isEmpty, "\(name) on the \(engine): \(failures.joined(separator: "\n"))")
+        #expect(outputs["itm_logits"]?.shape == [inputs.batch, 2] && outputs["logits_per_image"]?.shape == [inputs.batch, inputs.batch])
     }
 
     @Test("a changed weight is caught: the comparison can fail")
     func perturbedWeightFails() throws {
         let run = try BLIP2Run(folder: FixtureFolders.path("opt-b"), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path("opt-b") + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
-        let graph = try run.graph(for: inputs)
-        var parameters = try run.weights.tensors(for: graph)
         let name = "qformer.encoder.layer.1.output_query.dense.bias"
-        let bias = try #require(parameters[name])
-        parameters[name] = Tensor(bias.dtype, bias.shape, bias.scalars.enumerated().map { $0 == 0 ? $1 + 1e-2 : $1 })
-        let perturbed = Evaluator { g, feeds, _ in try Interpreter().run(g, inputs: feeds, parameters: parameters) }
+        let perturbed = Evaluator { g, feeds, weights in
+            var parameters = try weights.tensors(for: g)
+            guard let bias = parameters[name] else { throw GraphIOError(.file, "no parameter \(name)") }
+            parameters[name] = Tensor(bias.dtype, bias.shape, bias.scalars.enumerated().map { $0 == 0 ? $1 + 1e-2 : $1 })
+            return try Interpreter().run(g, inputs: feeds, parameters: parameters)
+        }
         let outputs = try run.run(inputs, evaluate: perturbed)
         let failures = ParityTolerance.failures(reference: try Self.reference("opt-b"), candidate: outputs, validRows: try Self.validRows("opt-b"))
         #expect(failures.contains { $0.hasPrefix("qformer_last_hidden_state") })

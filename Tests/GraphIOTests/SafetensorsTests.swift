@@ -29,6 +29,7 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
         #expect(b.dtype == .bool && b.scalars == [1, 0, 1])
         #expect(try f.tensor("scalar").shape == [] && f.tensor("scalar").scalar == 7.5)
         #expect(try f.tensor("empty").shape == [0, 3])
+        #expect(try f.floats("empty").isEmpty && f.withFloats("empty") { $0.count } == 0)
         #expect(try f.floats("f16") == a.map(Float.init))
     }
 
@@ -72,6 +73,22 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
         try SafetensorsWriter.write(["x": Tensor(scalar: 1)], to: path)
         #expect(try SafetensorsFile(path: path).names == ["x"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["t.safetensors"])
+    }
+
+    @Test func halfPrecisionWritingRoundsLikePyTorch() throws {
+        let path = temporaryDirectory() + "/h.safetensors"
+        let xs: [Float] = [1, -2.5, 0.1, 65504, 1e-8, 3.14159, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000)]
+        try SafetensorsWriter.write([SafetensorsEntry(name: "h", floats: xs, shape: [8], storeAs: .F16),
+                                     SafetensorsEntry(name: "b", floats: xs, shape: [8], storeAs: .BF16),
+                                     SafetensorsEntry(name: "d", floats: xs, shape: [8], storeAs: .F64)], to: path)
+        let f = try SafetensorsFile(path: path)
+        #expect(try f.floats("h") == xs.map { Float(Float16($0)) })
+        #expect(try f.floats("d") == xs)
+        let b = try f.floats("b")
+        #expect(b[0] == 1 && b[1] == -2.5 && b[5] == 3.140625)
+        // Ties go to even: 1 + 2^-8 rounds down to 1, 1 + 3·2^-8 rounds up to 1 + 2^-6.
+        #expect(b[6] == 1 && b[7] == Float(bitPattern: 0x3F82_0000))
+        #expect(b.enumerated().allSatisfy { i, v in abs(v - xs[i]) <= abs(xs[i]) / 128 })
     }
 
     @Test func writerRejectsBadEntries() throws {
@@ -140,8 +157,12 @@ func safetensorsBytes(_ header: String, _ data: [UInt8], length: UInt64? = nil) 
             "mask": Tensor(.bool, [2], [1, 0]),
             "f64": Tensor(.f64, [2], [1.0 / 3, -2.5]),
         ]
-        try SafetensorsWriter.write(ts, metadata: ["writer": "graphc"], to: path)
-        #expect(try SafetensorsFile(path: path).allTensors() == ts)
+        let half = SafetensorsEntry(name: "half", floats: [0.5, -1.25, 3], shape: [3], storeAs: .F16)
+        try SafetensorsWriter.write(ts.keys.sorted().map { SafetensorsEntry(name: $0, tensor: ts[$0]!) } + [half],
+                                    metadata: ["writer": "graphc"], to: path)
+        let f = try SafetensorsFile(path: path)
+        #expect(try ts.keys.allSatisfy { try f.tensor($0) == ts[$0]! })
+        #expect(try f.floats("half") == [0.5, -1.25, 3])
     }
 }
 

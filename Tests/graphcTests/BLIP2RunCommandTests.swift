@@ -15,13 +15,14 @@ let blip2Fixtures = repositoryRoot.appendingPathComponent("Tests/BLIP2Tests/Fixt
         FileManager.default.temporaryDirectory.appendingPathComponent("graphc-\(name)-\(UUID().uuidString).safetensors").path
     }
 
-    @Test(arguments: [("opt-a", "conditional-generation"), ("opt-b", "conditional-generation"), ("t5", "conditional-generation"),
-                      ("retrieval", "retrieval")])
-    func runWritesOutputsThatMatchTransformers(_ fixture: String, _ model: String) throws {
+    @Test(arguments: [("opt-a", "conditional-generation", "executor"), ("opt-b", "conditional-generation", "interpreter"),
+                      ("t5", "conditional-generation", "executor"), ("retrieval", "retrieval", "interpreter"),
+                      ("retrieval-legacy", "retrieval", "executor")])
+    func runWritesOutputsThatMatchTransformers(_ fixture: String, _ model: String, _ engine: String) throws {
         let folder = blip2Fixtures + "/" + fixture
         let out = Self.temporaryFile(fixture)
         defer { try? FileManager.default.removeItem(atPath: out) }
-        var arguments = ["--checkpoint", folder, "--model", model, "--inputs", folder + "/inputs.safetensors", "--outputs", out]
+        var arguments = ["--checkpoint", folder, "--model", model, "--inputs", folder + "/inputs.safetensors", "--outputs", out, "--engine", engine]
         if model == "conditional-generation" { arguments.append("--grads") }
         let line = try BLIP2RunCommand.parse(arguments).execute()
         #expect(line.hasPrefix("wrote "))
@@ -47,6 +48,8 @@ let blip2Fixtures = repositoryRoot.appendingPathComponent("Tests/BLIP2Tests/Fixt
         }
         #expect(message(["--checkpoint", folder, "--model", "captioning", "--inputs", folder + "/inputs.safetensors", "--outputs", out])
             .contains("--model must be one of conditional-generation, retrieval, got 'captioning'"))
+        #expect(message(["--checkpoint", folder, "--model", "retrieval", "--inputs", folder + "/inputs.safetensors", "--outputs", out,
+                         "--engine", "gpu"]).contains("--engine must be executor or interpreter, got 'gpu'"))
         // The outputs file of a fixture is a valid safetensors file with the wrong tensors for an input.
         #expect(message(["--checkpoint", folder, "--model", "conditional-generation", "--inputs", folder + "/outputs.safetensors", "--outputs", out])
             .contains("unknown input"))

@@ -180,6 +180,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public func floats(_ name: String) throws -> [Float] {
         let t = try info(name)
         let raw = try rawBytes(name)
+        if t.count == 0 { return [] }
         if t.dtype == .F32 {
             return [Float](unsafeUninitializedCapacity: t.count) { buf, n in
                 _ = memcpy(buf.baseAddress!, raw.baseAddress!, t.count * 4)

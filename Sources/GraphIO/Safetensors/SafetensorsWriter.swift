@@ -23,6 +23,20 @@ public struct SafetensorsEntry: Sendable {
         self.init(name: name, dtype: .F32, shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
     }
 
+    /// Floats stored as `F32`, `F64`, `F16` (IEEE rounding) or `BF16` (round to nearest even, as PyTorch).
+    public init(name: String, floats: [Float], shape: [Int], storeAs dtype: SafetensorsDType) {
+        var bytes: [UInt8]
+        switch dtype {
+        case .F64: bytes = floats.map(Double.init).withUnsafeBytes { Array($0) }
+        case .F16: bytes = floats.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { Array($0) }
+        case .BF16: bytes = floats.map { bfloat16Bits($0).littleEndian }.withUnsafeBytes { Array($0) }
+        default:
+            precondition(dtype == .F32, "SafetensorsEntry: floats can be stored as F32, F64, F16 or BF16, not \(dtype)")
+            bytes = floats.withUnsafeBytes { Array($0) }
+        }
+        self.init(name: name, dtype: dtype, shape: shape, bytes: bytes)
+    }
+
     /// An entry from a host tensor, stored in the safetensors dtype matching its IR dtype.
     public init(name: String, tensor: Tensor) {
         let dt = SafetensorsDType(tensor.dtype)
@@ -35,6 +49,13 @@ public struct SafetensorsEntry: Sendable {
         }
         self.init(name: name, dtype: dt, shape: tensor.shape, bytes: bytes)
     }
+}
+
+/// bfloat16 bits of a float: round to nearest, ties to even; NaN stays a (quiet) NaN.
+func bfloat16Bits(_ x: Float) -> UInt16 {
+    if x.isNaN { return 0x7FC0 }
+    let bits = x.bitPattern
+    return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
 }
 
 /// Writes safetensors files atomically: the bytes go to a temporary file in the destination directory,

@@ -7,7 +7,7 @@ import GraphIR
 
 protocol UnaryF32Op { static func apply(_ x: F16) -> F16 }
 enum NegOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { -x } }
-enum AbsOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { x.replacing(with: -x, where: x .< 0) } }
+enum AbsOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vabs(x) } }
 enum ExpOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vexp(x) } }
 enum LogOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vlog(x) } }
 enum SqrtOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { x.squareRoot() } }
@@ -15,7 +15,7 @@ enum RsqrtOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 
 enum TanhOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vtanh(x) } }
 enum ErfOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { verf(x) } }
 enum SigmoidOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vsigmoid(x) } }
-enum ReluOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { x.replacing(with: 0, where: x .< 0) } }
+enum ReluOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vmax(x, F16()) } }
 
 /// y[i] = Op(x[i]) for n elements; the tail runs through the same SIMD code on a partial vector.
 @inline(__always)
@@ -97,9 +97,9 @@ enum SubOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16
 enum MulOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { a * b } }
 enum DivOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { a / b } }
 /// Same NaN behaviour as `Swift.max(a, b)` (`b >= a ? b : a`), which the reference uses.
-enum MaxOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { a.replacing(with: b, where: b .>= a) } }
+enum MaxOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { vmax(a, b) } }
 /// Same as `Swift.min(a, b)` (`b < a ? b : a`).
-enum MinOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { a.replacing(with: b, where: b .< a) } }
+enum MinOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { vmin(a, b) } }
 
 /// y[i] = Op(a[i·sa], b[i·sb]) with strides 0 or 1.
 @inline(__always)

@@ -10,7 +10,8 @@ import GraphIR
 /// A compiled expression: operand vectors in, result vector out.
 typealias VectorExpression = (UnsafePointer<F16>) -> F16
 
-@inline(__always) func mask01(_ m: SIMDMask<SIMD16<Int32>>) -> F16 { F16(repeating: 0).replacing(with: 1, where: m) }
+/// Lane-wise predicate as 0/1.
+@inline(__always) func as01(_ m: Mask16) -> F16 { vsel(m, F16(repeating: 1), F16()) }
 
 func compileVector(_ e: FusedExpression) -> VectorExpression {
     switch e {
@@ -24,7 +25,7 @@ func compileVector(_ e: FusedExpression) -> VectorExpression {
             let a = fs[0]
             switch f {
             case "neg": return { -a($0) }
-            case "abs": return { let x = a($0); return x.replacing(with: -x, where: x .< 0) }
+            case "abs": return { vabs(a($0)) }
             case "exp": return { vexp(a($0)) }
             case "log": return { vlog(a($0)) }
             case "sqrt": return { a($0).squareRoot() }
@@ -32,8 +33,8 @@ func compileVector(_ e: FusedExpression) -> VectorExpression {
             case "tanh": return { vtanh(a($0)) }
             case "erf": return { verf(a($0)) }
             case "sigmoid": return { vsigmoid(a($0)) }
-            case "relu": return { let x = a($0); return x.replacing(with: 0, where: x .< 0) }
-            case "logical_not": return { mask01(a($0) .== 0) }
+            case "relu": return { vmax(a($0), F16()) }
+            case "logical_not": return { as01(a($0) .== 0) }
             case "gelu": return { GeluErfOp.apply(a($0)) }
             case "gelu_tanh": return { GeluTanhOp.apply(a($0)) }
             default:
@@ -49,7 +50,7 @@ func compileVector(_ e: FusedExpression) -> VectorExpression {
         }
         if fs.count == 3 {
             let (c, a, b) = (fs[0], fs[1], fs[2])
-            return { o in b(o).replacing(with: a(o), where: c(o) .!= 0) }
+            return { o in vselect(c(o), a(o), b(o)) }
         }
         let (a, b) = (fs[0], fs[1])
         switch f {
@@ -59,14 +60,14 @@ func compileVector(_ e: FusedExpression) -> VectorExpression {
         case "div": return { a($0) / b($0) }
         case "maximum": return { MaxOp.apply(a($0), b($0)) }
         case "minimum": return { MinOp.apply(a($0), b($0)) }
-        case "eq": return { mask01(a($0) .== b($0)) }
-        case "ne": return { mask01(a($0) .!= b($0)) }
-        case "lt": return { mask01(a($0) .< b($0)) }
-        case "le": return { mask01(a($0) .<= b($0)) }
-        case "gt": return { mask01(a($0) .> b($0)) }
-        case "ge": return { mask01(a($0) .>= b($0)) }
-        case "logical_and": return { mask01((a($0) .!= 0) .& (b($0) .!= 0)) }
-        case "logical_or": return { mask01((a($0) .!= 0) .| (b($0) .!= 0)) }
+        case "eq": return { as01(a($0) .== b($0)) }
+        case "ne": return { as01(a($0) .!= b($0)) }
+        case "lt": return { as01(a($0) .< b($0)) }
+        case "le": return { as01(a($0) .<= b($0)) }
+        case "gt": return { as01(a($0) .> b($0)) }
+        case "ge": return { as01(a($0) .>= b($0)) }
+        case "logical_and": return { as01((a($0) .!= 0) .& (b($0) .!= 0)) }
+        case "logical_or": return { as01((a($0) .!= 0) .| (b($0) .!= 0)) }
         default:
             // pow: scalar libm per lane.
             return { o in

@@ -85,8 +85,7 @@ func reductionKernel(_ c: KernelContext) throws -> KernelSpec {
 @inline(__always) func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = F16(repeating: -.infinity), i = 0
     while i &+ 16 <= n {
-        let v = load16(p + i)
-        acc = acc.replacing(with: v, where: v .>= acc)
+        acc = vmax(acc, load16(p + i))
         i &+= 16
     }
     var m = hmax(acc)

@@ -7,7 +7,8 @@ extension ModelEntry {
     /// without parameter storage, so `--stats` reports the paper's parameter counts.
     static let blip2 = ModelEntry(
         name: "blip2", summary: "BLIP-2: frozen ViT + trainable Q-Former (+ frozen LLM in stage 2)",
-        configs: ["tiny", "test", "hf-test", "paper"], acceptsStage: true, acceptsLLM: true
+        configs: ["tiny", "test", "hf-test", "paper"], acceptsStage: true, acceptsLLM: true,
+        statsReport: { g in "parameters by component (spec §1.3):\n" + ParameterReport(g).table.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") }
     ) { options in
         let stageNumber = options.stage ?? 1
         guard let stage = BLIP2Stage(rawValue: stageNumber) else {
