@@ -17,12 +17,13 @@ public enum ParityTolerance {
         guard reference.shape == candidate.shape else { return "shape \(candidate.shape), expected \(reference.shape)" }
         var compared = Array(0..<reference.count)
         if key == "logits", let rows = validRows, reference.shape.count == 3, rows.count == reference.shape[0],
-           rows.allSatisfy({ $0.count == reference.shape[1] }) {
-            let width = reference.shape[2]
+           rows.allSatisfy({ $0.count >= reference.shape[1] }) {
+            // HF returns the last labels.shape[1] positions when the labels are shorter than the sequence.
+            let (length, width) = (reference.shape[1], reference.shape[2])
             compared = []
             for (b, row) in rows.enumerated() {
-                for (position, valid) in row.enumerated() where valid {
-                    let start = (b * row.count + position) * width
+                for (position, valid) in row.suffix(length).enumerated() where valid {
+                    let start = (b * length + position) * width
                     compared.append(contentsOf: start..<(start + width))
                 }
             }

@@ -71,14 +71,16 @@ extension Optimizer {
             let stateName = "\(prefix).\(name)"
             return (stateName, try g.parameter(stateName, type.shape, role: .state, initializer: .zeros, type.dtype))
         }
-        let lr = scalars.learningRate
+        // The step scalars have the loss dtype; a parameter of another float dtype reads them converted.
+        let lr = try g.converted(scalars.learningRate, to: type.dtype)
+        let step = try g.converted(scalars.step, to: type.dtype)
         switch self {
         case .adamW(let o):
             let (mName, m) = try state("adam.m"), (vName, v) = try state("adam.v")
             let m1 = try g.add(g.scaled(m, o.beta1), g.scaled(grad, 1 - o.beta1))
             let v1 = try g.add(g.scaled(v, o.beta2), g.scaled(g.mul(grad, grad), 1 - o.beta2))
-            let correction1 = try g.subtracted(from: 1, g.pow(g.scalar(o.beta1, like: p), scalars.step))
-            let correction2 = try g.subtracted(from: 1, g.pow(g.scalar(o.beta2, like: p), scalars.step))
+            let correction1 = try g.subtracted(from: 1, g.pow(g.scalar(o.beta1, like: p), step))
+            let correction2 = try g.subtracted(from: 1, g.pow(g.scalar(o.beta2, like: p), step))
             let denominator = try g.binary(.add, g.sqrt(g.div(v1, correction2)), scalar: o.epsilon)
             let stepSize = try g.div(lr, correction1)
             var decayed = p
@@ -106,6 +108,8 @@ extension Graph {
     fileprivate func scalar(_ c: Double, like x: Value) throws -> Value { try constant(c, shape: [], type(of: x).dtype) }
     fileprivate func subtracted(from c: Double, _ x: Value) throws -> Value { try sub(scalar(c, like: x), x) }
     fileprivate func pow(_ a: Value, _ b: Value) throws -> Value { try binary(.pow, a, b) }
+    /// `x` as `dtype` (no op when it already is).
+    func converted(_ x: Value, to dtype: DType) throws -> Value { type(of: x).dtype == dtype ? x : try cast(x, to: dtype) }
 }
 
 /// Linear warmup then cosine decay, as used with AdamW for transformers. `step` is the 1-based optimizer step

@@ -45,6 +45,10 @@ public struct TrainingGraph {
 public func trainingGraph(minimizing loss: Value, in model: Graph, options: TrainingOptions = TrainingOptions()) throws -> TrainingGraph {
     guard options.microBatches >= 1 else { throw GraphError(.build, "trainingGraph: microBatches must be >= 1, got \(options.microBatches)") }
     if let c = options.clipGlobalNorm, !(c > 0) { throw GraphError(.build, "trainingGraph: clipGlobalNorm must be > 0, got \(c)") }
+    for name in [TrainingGraph.learningRateInput, TrainingGraph.stepInput, TrainingGraph.applyUpdateInput]
+    where model.inputs.contains(where: { $0.name == name }) {
+        throw GraphError(.build, "trainingGraph: the model already has an input named '\(name)', which the training graph feeds")
+    }
     let result = try gradients(of: loss, in: model, wrt: options.wrt)
     let g = result.graph
     g.outputs.removeAll { $0.name.hasPrefix("grad.") }
@@ -76,13 +80,13 @@ public func trainingGraph(minimizing loss: Value, in model: Graph, options: Trai
         if let maxNorm = options.clipGlobalNorm {
             var sum: Value?
             for (_, gv) in grads {
-                let s = try g.reduceSum(g.mul(gv, gv), axes: Array(0..<g.type(of: gv).rank))
+                let s = try g.converted(g.reduceSum(g.mul(gv, gv), axes: Array(0..<g.type(of: gv).rank)), to: dtype)
                 sum = try sum.map { try g.add($0, s) } ?? s
             }
             let norm = try g.sqrt(sum ?? g.constant(0, shape: [], dtype))
             g.output("grad_norm", norm)
             let coefficient = try g.binary(.minimum, g.div(g.constant(maxNorm, shape: [], dtype), g.binary(.add, norm, scalar: 1e-6)), scalar: 1)
-            grads = try grads.map { ($0.name, try g.mul($0.value, coefficient)) }
+            grads = try grads.map { ($0.name, try g.mul($0.value, g.converted(coefficient, to: g.type(of: $0.value).dtype))) }
         }
 
         let scalars = StepScalars(learningRate: lr, step: step)

@@ -73,7 +73,7 @@ struct Dump: ParsableCommand {
         let printsStages = printAfterAll || !after.isEmpty
         if printsStages && (stats || format != .text) { throw CLIError("--after and --print-after-all print text IR only") }
         let built = try loadGraph(source, ModelOptions(config: config, stage: stage, llm: llm), registry: registry)
-        let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll)
+        let pipeline = DumpPipeline(train: train, passes: passes, after: after, printAfterAll: printAfterAll, locations: locations)
         let result = try pipeline.run(built, measureAutodiff: stats)
         let g = result.graph
         if printsStages { return result.dumps }

@@ -15,6 +15,8 @@ struct DumpPipeline {
     /// `--after`: stage names to print after (pass names or `autodiff`).
     var after: [String] = []
     var printAfterAll = false
+    /// Print source locations in the dumps (`--locations`).
+    var locations = false
 
     /// The name `--after` uses for the autodiff stage.
     static let autodiffStage = "autodiff"
@@ -59,7 +61,7 @@ struct DumpPipeline {
         var autodiff: AutodiffStats?
         var stageNumber = 0
         func manager(_ passes: [Pass]) -> PassManager {
-            var m = PassManager(passes: passes, verify: Verifier.verify, render: { GraphPrinter.print($0) }, sink: { dumps += $0 })
+            var m = PassManager(passes: passes, verify: Verifier.verify, render: { [locations] in GraphPrinter.print($0, locations: locations) }, sink: { dumps += $0 })
             m.printAfter = Set(after)
             m.printAfterAll = printAfterAll
             return m
@@ -84,7 +86,8 @@ struct DumpPipeline {
             try Verifier.verify(current)
             stageNumber += 1
             if printAfterAll || after.contains(DumpPipeline.autodiffStage) {
-                dumps += "// -----// IR dump after \(stageNumber): \(DumpPipeline.autodiffStage) //----- //\n" + GraphPrinter.print(current)
+                dumps += "// -----// IR dump after \(stageNumber): \(DumpPipeline.autodiffStage) //----- //\n"
+                    + GraphPrinter.print(current, locations: locations)
             }
         }
         if !post.isEmpty {

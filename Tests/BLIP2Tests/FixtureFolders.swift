@@ -5,7 +5,8 @@ import GraphIO
 enum FixtureFolders {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
     static let generation = ["opt-a", "opt-b", "t5"]
-    static let all = generation + ["retrieval"]
+    static let retrieval = ["retrieval", "retrieval-legacy"]
+    static let all = generation + retrieval
 
     static func path(_ name: String) -> String { root + "/" + name }
 

@@ -1,4 +1,5 @@
 import BLIP2HF
+import Foundation
 import GraphIO
 import Testing
 
@@ -47,6 +48,8 @@ struct HFCheckpointLayoutTests {
         #expect(opt.hiddenSize == 40 && opt.numAttentionHeads == 5 && opt.ffnDim == 72 && opt.vocabSize == 96)
 
         let b = try HFBlip2Config.load(path: FixtureFolders.path("opt-b"))
+        // opt-b is saved in shards with an index, as the released checkpoints are.
+        #expect(FileManager.default.fileExists(atPath: FixtureFolders.path("opt-b") + "/model.safetensors.index.json"))
         #expect(b.vision.layerNormEps == 1e-5 && b.qformer.crossAttentionFrequency == 1 && b.numQueryTokens == 3)
 
         let t = try HFBlip2Config.load(path: FixtureFolders.path("t5"))
@@ -58,6 +61,8 @@ struct HFCheckpointLayoutTests {
         let r = try HFBlip2Config.load(path: FixtureFolders.path("retrieval"))
         #expect(r.architecture == "Blip2ForImageTextRetrieval" && r.qformer.useQFormerTextInput && r.imageTextHiddenSize == 12)
         #expect(r.qformer.vocabSize == 40 && r.qformer.maxPositionEmbeddings == 24)
+        let legacy = try HFBlip2Config.load(path: FixtureFolders.path("retrieval-legacy"))
+        #expect(legacy.imageTokenIndex == nil && legacy.qformer.crossAttentionFrequency == 1 && legacy.numQueryTokens == 2)
     }
 
     @Test("the layout matches each fixture checkpoint key for key and shape for shape", arguments: FixtureFolders.all)

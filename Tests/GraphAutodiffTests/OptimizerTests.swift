@@ -125,6 +125,25 @@ struct OptimizerTests {
         expectClose(try run(loose, q.params, lr: 1, step: 1)["update:layer.bias"]?.scalars, [0, 0], "no clipping under the bound")
     }
 
+    @Test("f32 parameters under an f64 loss: the step scalars are converted per parameter")
+    func mixedPrecision() throws {
+        let g = Graph(name: "mixed")
+        let w = try g.parameter("w", [2], .f32)
+        let loss = try g.reduceSum(g.cast(g.mul(w, w), to: .f64), axes: [0])
+        let t = try trainingGraph(minimizing: loss, in: g, options: TrainingOptions(optimizer: .sgd(SGD()), clipGlobalNorm: 100))
+        let out = try Interpreter().run(t.graph, inputs: ["lr": Tensor(scalar: 0.25, dtype: .f64), "step": Tensor(ints: [1], shape: [])],
+                                        parameters: ["w": Tensor(floats: [1, -2], shape: [2])])
+        #expect(out["update:w"] == Tensor(floats: [0.5, -1], shape: [2]))
+    }
+
+    @Test("a model input named like a training input is rejected")
+    func inputNameClash() throws {
+        let g = Graph(name: "clash")
+        let lr = try g.input("lr", [])
+        let loss = try g.mul(lr, g.parameter("w", []))
+        #expect(throws: GraphError.self) { try trainingGraph(minimizing: loss, in: g) }
+    }
+
     @Test("warmup + cosine schedule values")
     func schedule() {
         let s = WarmupCosineSchedule(baseRate: 1e-3, warmupSteps: 10, totalSteps: 110, minRate: 1e-5)
@@ -140,6 +159,17 @@ struct OptimizerTests {
         #expect(!defaultDecayMask(name: "ln.weight", type: TensorType(.f32, [4])))
         #expect(!defaultDecayMask(name: "embeddings.LayerNorm.weight", type: TensorType(.f32, [4, 4])))
         #expect(!defaultDecayMask(name: "scale", type: TensorType(.f32, [1])))
+    }
+
+    @Test("the training graph verifies and round-trips through the text format, notes included")
+    func trainingGraphText() throws {
+        let model = try FrozenSandwich()
+        let t = try trainingGraph(minimizing: model.loss, in: model.g,
+                                  options: TrainingOptions(microBatches: 2, clipGlobalNorm: 1))
+        try Verifier.verify(t.graph)
+        let text = GraphPrinter.print(t.graph)
+        #expect(text.contains("grad = input_only") && text.contains("saved = true"))
+        #expect(GraphPrinter.print(try GraphParser.parse(text)) == text)
     }
 
     @Test("training graph dumps stats with optimizer FLOPs")

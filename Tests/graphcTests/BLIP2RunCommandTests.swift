@@ -16,7 +16,8 @@ let blip2Fixtures = repositoryRoot.appendingPathComponent("Tests/BLIP2Tests/Fixt
     }
 
     @Test(arguments: [("opt-a", "conditional-generation", "executor"), ("opt-b", "conditional-generation", "interpreter"),
-                      ("t5", "conditional-generation", "executor"), ("retrieval", "retrieval", "interpreter")])
+                      ("t5", "conditional-generation", "executor"), ("retrieval", "retrieval", "interpreter"),
+                      ("retrieval-legacy", "retrieval", "executor")])
     func runWritesOutputsThatMatchTransformers(_ fixture: String, _ model: String, _ engine: String) throws {
         let folder = blip2Fixtures + "/" + fixture
         let out = Self.temporaryFile(fixture)

@@ -227,6 +227,7 @@ func exampleGraphs() -> [URL] {
     }
 
     @Test func examplesDumpInEveryFormat() throws {
+        #expect(exampleGraphs().count >= 2, "Examples/ should hold at least two .graph files")
         for file in exampleGraphs() {
             let text = try dump([file.path])
             #expect(GraphPrinter.print(try GraphParser.parse(text)) == text, "\(file.lastPathComponent)")

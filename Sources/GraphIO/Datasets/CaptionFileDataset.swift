@@ -16,6 +16,7 @@ public struct CaptionFileDataset: ImageCaptionDataset {
     public let entries: [Entry]
     public var count: Int { entries.count }
 
+    /// Entries already in memory (e.g. built by an importer).
     public init(entries: [Entry]) { self.entries = entries }
 
     /// Opens a folder holding `captions.json`, a `.json` COCO caption file, or a `.jsonl` file.
@@ -89,6 +90,7 @@ public struct CaptionFileDataset: ImageCaptionDataset {
         self.entries = entries
     }
 
+    /// The caption of entry `index` (no image decoding).
     public func caption(at index: Int) throws -> String { try entry(index).caption }
 
     func entry(_ index: Int) throws -> Entry {
@@ -98,6 +100,7 @@ public struct CaptionFileDataset: ImageCaptionDataset {
         return entries[index]
     }
 
+    /// Decodes entry `index`'s image; the error names the entry and the image file.
     public func sample(at index: Int) throws -> ImageCaptionSample {
         let e = try entry(index)
         do {

@@ -7,6 +7,7 @@ import Foundation
 /// e.g. `clip art of violin (colour): music, instrument`. Without an SVG or a title, the caption is built
 /// from the file name and category folders, and the report counts it: nothing is dropped silently.
 public enum ClipartImporter {
+    /// What an import wrote, and how many captions had to come from the file path.
     public struct Report: Equatable, Sendable {
         public var written = 0
         /// PNGs with no matching SVG (captioned from the path).
