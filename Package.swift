@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
         .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
-        .target(name: "BLIP2HF", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphIO", "GraphAutodiff", "GraphRuntime"],
+        .target(name: "BLIP2HF", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphIO", "GraphAutodiff", "GraphPasses", "GraphRuntime"],
                 swiftSettings: v5),
         .executableTarget(
             name: "graphc",
