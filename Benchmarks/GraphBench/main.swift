@@ -175,6 +175,9 @@ func triad(_ p: Pointers, _ lo: Int, _ hi: Int) {
     while i < hi { p.a[i] = p.b[i] + 3 * p.c[i]; i &+= 1 }
 }
 var triadGBs = 1.0
+/// Triad bandwidth per CPU-second (bytes over the CPU time of all threads): comparable with the kernels' figure
+/// of the same kind even when other processes take cores away.
+var triadCPUGBs = 1.0
 
 /// Runs a one-node program over parameters (no input copies) and reports bytes moved per element and ns/element.
 func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ build: (Graph) throws -> Value,
@@ -191,8 +194,10 @@ func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ buil
     for _ in 0..<5 { try e.run([:]) }
     let cpuPerElement = (cpuSeconds() - cpu0) / 5 / Double(elements)
     let gbs = bytesPerElement * Double(elements) / t * 1e-9
+    let cpuGBs = bytesPerElement / cpuPerElement * 1e-9
     emit([("measurement", "memory_bound"), ("kernel", label), ("elements", elements), ("ns_per_element", t / Double(elements) * 1e9),
-          ("cpu_ns_per_element_all_threads", cpuPerElement * 1e9), ("gb_per_s", gbs), ("ratio_to_triad", gbs / triadGBs)])
+          ("cpu_ns_per_element_all_threads", cpuPerElement * 1e9), ("gb_per_s", gbs), ("ratio_to_triad", gbs / triadGBs),
+          ("gb_per_cpu_s", cpuGBs), ("cpu_ratio_to_triad", cpuGBs / triadCPUGBs)])
 }
 
 if wanted("memory") {
@@ -205,7 +210,12 @@ if wanted("memory") {
         DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
     }
     triadGBs = 12.0 * Double(triadN) / triadTime * 1e-9
-    emit([("measurement", "stream_triad"), ("elements", triadN), ("threads", threads), ("gb_per_s", triadGBs)])
+    let cpu0 = cpuSeconds()
+    for _ in 0..<5 {
+        DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
+    }
+    triadCPUGBs = 12.0 * Double(triadN) * 5 / (cpuSeconds() - cpu0) * 1e-9
+    emit([("measurement", "stream_triad"), ("elements", triadN), ("threads", threads), ("gb_per_s", triadGBs), ("gb_per_cpu_s", triadCPUGBs)])
 
     let big = quick ? 1 << 21 : 1 << 23
     try memoryBound("add (a + b)", bytesPerElement: 12, elements: big, { g in
