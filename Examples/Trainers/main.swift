@@ -1,1 +1,174 @@
-print("blip2-train")
+import ArgumentParser
+import Foundation
+import GraphIR
+import GraphRuntime
+import TrainingKit
+
+struct Common: ParsableArguments {
+    @Option(help: "Training data: 'builtin' (procedural shapes, no files) or a folder with COCO-style train/ and val/ splits (captions.json + images/), a captions.json or a .jsonl file.")
+    var data = "builtin"
+    @Option(help: "Output folder: frozen models, checkpoints, metrics.jsonl and curves.svg of each phase.")
+    var out = "runs/tiny"
+    @Option(help: "Training examples of the built-in dataset (or a cap on a folder's).")
+    var trainSize = 20_000
+    @Option(help: "Held-out examples (built-in dataset size, or a cap).")
+    var heldOutSize = 1_000
+    @Option(help: "Image side in pixels (the tiny ViT uses 8×8 patches of side/8).")
+    var imageSize = 32
+    @Option(help: "Threads for BLAS and kernels (default: all cores).")
+    var threads = RuntimeThreads.allCores
+    @Option(help: "Seed of data order, initialization, dropout and sampling.")
+    var seed = 0
+    @Flag(help: "Compile without the optimization pipelines (for comparison).")
+    var noPasses = false
+    @Flag(help: "Continue each phase from its last checkpoint.")
+    var resume = false
+    @Option(help: "Steps between checkpoints.")
+    var checkpointEvery = 200
+    @Flag(help: "Print only the summary.")
+    var quiet = false
+
+    func pipeline() throws -> TinyPipeline {
+        let outDir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+        let source: DataSource = data == "builtin" ? .builtin(train: trainSize, heldOut: heldOutSize, imageSize: imageSize, seed: UInt64(seed)) : .folder(data)
+        let started = Date()
+        let (train, heldOut) = try source.load(imageSize: imageSize, limitTrain: trainSize, limitHeldOut: heldOutSize)
+        if !quiet { say("data: \(train.count) training and \(heldOut.count) held-out examples from \(data) (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)") }
+        // The vocabulary comes from the training captions and is kept with the run, so later phases agree.
+        let vocabURL = outDir.appendingPathComponent("vocab.txt")
+        let tokenizer: WordTokenizer
+        if FileManager.default.fileExists(atPath: vocabURL.path) {
+            tokenizer = try WordTokenizer.read(from: vocabURL)
+        } else {
+            tokenizer = WordTokenizer(corpus: train.captions)
+            try tokenizer.write(to: vocabURL)
+        }
+        var recipe = TinyRecipe(tokenizer: tokenizer, imageSize: imageSize)
+        recipe.seed = seed
+        var settings = RunSettings(outDir: outDir)
+        settings.resume = resume
+        settings.verbose = !quiet
+        settings.checkpointEvery = checkpointEvery
+        settings.compiler = Compiler(usePasses: !noPasses, threads: threads, seed: seed)
+        return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
+    }
+}
+
+func say(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+
+func budget(steps: Int?, minutes: Double?, defaultSteps: Int) -> Budget {
+    Budget(steps: steps ?? (minutes == nil ? defaultSteps : nil), minutes: minutes)
+}
+
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pretrain the frozen unimodal models: a CLIP-style ViT and a caption LM.")
+    @OptionGroup var common: Common
+    @Option(help: "ViT pretraining steps.") var vitSteps: Int?
+    @Option(help: "ViT pretraining time budget in minutes.") var vitMinutes: Double?
+    @Option(help: "LM pretraining steps.") var lmSteps: Int?
+    @Option(help: "LM pretraining time budget in minutes.") var lmMinutes: Double?
+    func run() throws {
+        InterruptFlag.install()
+        let p = try common.pipeline()
+        _ = try p.pretrainVision(budget(steps: vitSteps, minutes: vitMinutes, defaultSteps: 1500))
+        _ = try p.pretrainLanguageModel(budget(steps: lmSteps, minutes: lmMinutes, defaultSteps: 600))
+    }
+}
+
+struct Stage1: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stage 1: train the Q-Former with ITC + ITM + ITG against the frozen ViT.")
+    @OptionGroup var common: Common
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Time budget in minutes.") var minutes: Double?
+    @Option(help: "Steps between held-out evaluations (retrieval, ITM).") var evalEvery: Int?
+    func run() throws {
+        InterruptFlag.install()
+        var p = try common.pipeline()
+        if let evalEvery { p = p.with(evalEvery: evalEvery) }
+        let features = try p.imageFeatures()
+        _ = try p.stage1(budget(steps: steps, minutes: minutes, defaultSteps: 1500), features: features)
+        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features)))
+    }
+}
+
+struct Stage2: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stage 2: connect the stage-1 Q-Former to the frozen LM and train with the LM loss; then caption.")
+    @OptionGroup var common: Common
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Time budget in minutes.") var minutes: Double?
+    @Option(help: "Beam width for captioning (1 = greedy).") var beams = 1
+    @Option(help: "Held-out images to caption.") var captions = 1000
+    func run() throws {
+        InterruptFlag.install()
+        let p = try common.pipeline()
+        let features = try p.imageFeatures()
+        _ = try p.stage2(budget(steps: steps, minutes: minutes, defaultSteps: 1000), features: features)
+        try reportCaptions(p, features: features, count: captions, beams: beams)
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate the stage-1 and stage-2 checkpoints on the held-out split.")
+    @OptionGroup var common: Common
+    @Option(help: "Beam width for captioning (1 = greedy).") var beams = 1
+    @Option(help: "Held-out images to caption.") var captions = 1000
+    func run() throws {
+        let p = try common.pipeline()
+        let features = try p.imageFeatures()
+        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features)))
+        try reportCaptions(p, features: features, count: captions, beams: beams)
+    }
+}
+
+func reportCaptions(_ p: TinyPipeline, features: FeatureCache, count: Int, beams: Int) throws {
+    let hyps = try p.generateCaptions(features: features, limit: count, beams: beams)
+    let refs = Array(p.heldOut.captions.prefix(hyps.count))
+    print("stage 2 captions (\(beams > 1 ? "beam \(beams)" : "greedy"), \(hyps.count) held-out images):\n" + formatMetrics(captionReport(hypotheses: hyps, references: refs)))
+    for i in 0..<min(8, hyps.count) { print("  [\(i)] generated: \(hyps[i])\n       reference: \(refs[i])") }
+    try p.writeCaptionSheet(hypotheses: hyps, count: min(48, hyps.count))
+}
+
+struct All: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pretrain the frozen models (if not present), run stage 1 and stage 2, and evaluate: the main job.")
+    @OptionGroup var common: Common
+    @Option(help: "Total wall-time budget in minutes, split over the phases.") var minutes: Double = 12
+    @Option(help: "Beam width for captioning (1 = greedy).") var beams = 1
+    func run() throws {
+        InterruptFlag.install()
+        let start = Date()
+        let p = try common.pipeline()
+        let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
+        let m = minutes
+        if !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
+            _ = try p.pretrainVision(Budget(minutes: 0.38 * m))
+        }
+        if InterruptFlag.isRaised { return }
+        if !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
+            _ = try p.pretrainLanguageModel(Budget(minutes: 0.08 * m))
+        }
+        if InterruptFlag.isRaised { return }
+        let features = try p.imageFeatures()
+        let left = { m - Date().timeIntervalSince(start) / 60 }
+        _ = try p.stage1(Budget(minutes: max(0.5, left() * 0.55)), features: features)
+        if InterruptFlag.isRaised { return }
+        _ = try p.stage2(Budget(minutes: max(0.5, left() * 0.75)), features: features)
+        if InterruptFlag.isRaised { return }
+        let s1 = try p.evaluateStage1(features: features)
+        print("\n== graphc tiny BLIP-2: \(p.train.count) training images, held-out \(min(1000, p.heldOut.count)), \(String(format: "%.1f", Date().timeIntervalSince(start) / 60)) min ==")
+        print("stage 1 retrieval (held-out; '_caption' counts any item with the identical caption):\n" + formatMetrics(s1))
+        try reportCaptions(p, features: features, count: 1000, beams: beams)
+        print("outputs in \(common.out)/ (curves.svg and metrics.jsonl per phase, captions.png)")
+    }
+}
+
+struct Blip2Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blip2-train",
+        abstract: "Train a tiny BLIP-2 with graphc on the CPU: pretrain the frozen models, stage 1, stage 2, evaluate.",
+        subcommands: [All.self, Pretrain.self, Stage1.self, Stage2.self, Evaluate.self],
+        defaultSubcommand: All.self)
+}
+
+Blip2Train.main()

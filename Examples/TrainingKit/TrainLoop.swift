@@ -49,6 +49,8 @@ public struct LoopOptions {
     public var warmup: Int
     /// Print progress lines (off in tests).
     public var verbose: Bool
+    /// Called with the number of finished steps after each step (tests use it to simulate a Ctrl-C).
+    public var onStep: ((Int) -> Void)? = nil
 
     public init(label: String, outDir: URL, steps: Int? = nil, minutes: Double? = nil, checkpointEvery: Int = 200,
                 evalEvery: Int? = nil, resume: Bool = false, peakLR: Double = 1e-4, minLR: Double = 1e-5, warmup: Int = 100,
@@ -144,6 +146,7 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
                             lr: schedule.lr(at: step - 1))
         }
         if step % o.checkpointEvery == 0 { try save() }
+        o.onStep?(step)
         for (k, v) in r.losses where !v.isFinite {
             try save()
             throw TrainingError("[\(o.label)] \(k) is \(v) at step \(step); checkpoint saved, stopping")

@@ -5,6 +5,7 @@ public struct GraphIOError: Error, CustomStringConvertible, Equatable, Sendable 
     public var kind: Kind
     public var message: String
 
+    /// `message` must name the file and the place in it.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message

@@ -68,10 +68,12 @@ public struct JSONParser {
         return v
     }
 
+    /// Parses bytes; `context` prefixes error messages.
     public static func parse(_ data: [UInt8], context: String) throws -> JSONValue {
         try data.withUnsafeBytes { try parse($0, context: context) }
     }
 
+    /// Parses a string; `context` prefixes error messages.
     public static func parse(_ text: String, context: String) throws -> JSONValue {
         try parse(Array(text.utf8), context: context)
     }

@@ -3,6 +3,7 @@
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public private(set) var state: UInt64
 
+    /// Any seed, including 0, gives a good stream.
     public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {

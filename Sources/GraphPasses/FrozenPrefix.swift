@@ -16,14 +16,17 @@ public struct FrozenPrefixSplit {
 /// by the rest of the graph (or returned by it) become the prefix's outputs and new inputs of the rest, named
 /// `<scope>/%<id>` after the original node. A frozen subgraph downstream of a trainable parameter is not part of
 /// the prefix and stays. Inputs and frozen parameters that only the prefix reads are dropped from the rest.
-public func splitFrozenPrefix(_ g: Graph) -> FrozenPrefixSplit {
+/// `inputs` restricts the prefix to values of those inputs (e.g. `["pixel_values"]`: cache the image encoder but
+/// keep the frozen LLM's token embeddings of `input_ids` in the step); other inputs are then per-step values.
+public func splitFrozenPrefix(_ g: Graph, inputs allowed: Set<String>? = nil) -> FrozenPrefixSplit {
     let count = g.nodes.count
     var usesInput = [Bool](repeating: false, count: count)
     var usesFrozen = [Bool](repeating: false, count: count)
     var dynamicOther = [Bool](repeating: false, count: count)
     for (i, n) in g.nodes.enumerated() {
         switch n.op {
-        case .input: usesInput[i] = true
+        case .input:
+            if allowed.map({ $0.contains(n.name ?? "") }) ?? true { usesInput[i] = true } else { dynamicOther[i] = true }
         case .parameter: if n.role == .frozen { usesFrozen[i] = true } else { dynamicOther[i] = true }
         default:
             usesInput[i] = n.operands.contains { usesInput[$0.id] }

@@ -161,6 +161,17 @@ struct OptimizerTests {
         #expect(!defaultDecayMask(name: "scale", type: TensorType(.f32, [1])))
     }
 
+    @Test("the training graph verifies and round-trips through the text format, notes included")
+    func trainingGraphText() throws {
+        let model = try FrozenSandwich()
+        let t = try trainingGraph(minimizing: model.loss, in: model.g,
+                                  options: TrainingOptions(microBatches: 2, clipGlobalNorm: 1))
+        try Verifier.verify(t.graph)
+        let text = GraphPrinter.print(t.graph)
+        #expect(text.contains("grad = input_only") && text.contains("saved = true"))
+        #expect(GraphPrinter.print(try GraphParser.parse(text)) == text)
+    }
+
     @Test("training graph dumps stats with optimizer FLOPs")
     func trainingStats() throws {
         let model = try FrozenSandwich()

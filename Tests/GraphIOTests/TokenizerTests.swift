@@ -77,6 +77,11 @@ func compareIDs(_ name: String, _ encode: (String) -> [Int], _ expected: [[Int]]
         #expect(tok.tokenize("unknownword a") == ["[UNK]", "a"])
         #expect(tok.tokenize(String(repeating: "a", count: 101)) == ["[UNK]"])
         #expect(tok.decode(tok.encode("UNAFFABLE! a")) == "unaffable! a")
+        #expect(tok.decoderStartID == vocab.count && tok.encode("[DEC]") == [2, vocab.count, 3])
+        // A saved BLIP-2 tokenizer lists [DEC] itself: its id is kept.
+        let saved = try BertTokenizer(vocab: vocab + ["[DEC]"])
+        #expect(saved.decoderStartID == vocab.count && saved.vocabularySize == vocab.count + 1)
+        #expect(saved.decode([2, vocab.count, 5, 3], skipSpecialTokens: false) == "[CLS] [DEC] a [SEP]")
         expectIOError(["missing", "[MASK]"]) { _ = try BertTokenizer(vocab: ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]) }
         expectIOError(["line 3", "\"a\"", "line 1"]) { _ = try BertTokenizer(vocab: ["a", "b", "a"]) }
         expectIOError(["/nonexistent/vocab.txt"]) { _ = try BertTokenizer(vocabPath: "/nonexistent/vocab.txt") }

@@ -16,6 +16,7 @@ public struct CaptionFileDataset: ImageCaptionDataset {
     public let entries: [Entry]
     public var count: Int { entries.count }
 
+    /// Entries already in memory (e.g. built by an importer).
     public init(entries: [Entry]) { self.entries = entries }
 
     /// Opens a folder holding `captions.json`, a `.json` COCO caption file, or a `.jsonl` file.
@@ -89,6 +90,7 @@ public struct CaptionFileDataset: ImageCaptionDataset {
         self.entries = entries
     }
 
+    /// The caption of entry `index` (no image decoding).
     public func caption(at index: Int) throws -> String { try entry(index).caption }
 
     func entry(_ index: Int) throws -> Entry {
@@ -98,13 +100,16 @@ public struct CaptionFileDataset: ImageCaptionDataset {
         return entries[index]
     }
 
+    /// Decodes entry `index`'s image; the error names the entry and the image file.
     public func sample(at index: Int) throws -> ImageCaptionSample {
         let e = try entry(index)
         do {
             let image = try ImageDecoder.decode(path: e.imagePath)
             return ImageCaptionSample(image: image, caption: e.caption, source: e.origin)
         } catch let err as GraphIOError {
-            throw GraphIOError(.dataset, "\(e.origin): image \(e.imagePath): \(err.message)")
+            // Decoder messages start with the path already.
+            let detail = err.message.hasPrefix(e.imagePath) ? err.message : "image \(e.imagePath): \(err.message)"
+            throw GraphIOError(.dataset, "\(e.origin): \(detail)")
         }
     }
 

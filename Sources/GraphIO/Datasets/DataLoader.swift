@@ -19,6 +19,7 @@ public struct Batch: @unchecked Sendable {
 /// (the epoch's order, each sample's augmentation) comes from the seed, the epoch and the sample index,
 /// never from thread timing: the same seed gives the same batches.
 public final class DataLoader: @unchecked Sendable {
+    /// Batching, shuffling, augmentation, prefetch and bad-sample settings; only `batchSize` is required.
     public struct Options: Sendable {
         public var batchSize: Int
         public var shuffle = true
@@ -46,6 +47,7 @@ public final class DataLoader: @unchecked Sendable {
     let lock = NSLock()
     var skippedMessages: [String] = []
 
+    /// A loader over `dataset`; captions are tokenized when a tokenizer is given.
     public init(dataset: any ImageCaptionDataset, preprocessor: ImagePreprocessor, tokenizer: (any TextTokenizer)? = nil,
                 options: Options) {
         precondition(options.batchSize > 0 && options.prefetch > 0, "DataLoader: batchSize and prefetch must be positive")
@@ -122,6 +124,7 @@ public final class EpochIterator: @unchecked Sendable {
 
     deinit { state.cancel() }
 
+    /// The next batch (waiting for the worker if it is behind), nil after the last; throws a bad-sample error under `.fail`.
     public func next() throws -> Batch? {
         let start = Date()
         let item = state.pop()

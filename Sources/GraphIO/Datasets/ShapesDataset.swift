@@ -54,6 +54,7 @@ public struct ShapesDataset: ImageCaptionDataset {
     public let split: Split
     public let count: Int
 
+    /// `count` samples of `split`, rendered at `imageSize`×`imageSize`, from `seed`.
     public init(split: Split = .train, count: Int = 20_000, imageSize: Int = 64, seed: UInt64 = 0) {
         precondition(imageSize >= 8 && count >= 0)
         self.split = split
@@ -182,6 +183,7 @@ public struct ShapesDataset: ImageCaptionDataset {
         }
     }
 
+    /// The caption of sample `index`: one of its scene's paraphrases, chosen from the seed.
     public func caption(at index: Int) -> String {
         let scene = scene(at: index)
         let all = ShapesDataset.captions(for: scene)
@@ -189,6 +191,7 @@ public struct ShapesDataset: ImageCaptionDataset {
         return all[g.below(all.count)]
     }
 
+    /// Renders sample `index` (pure function of seed, split, index and size).
     public func sample(at index: Int) -> ImageCaptionSample {
         var g = generator(index).fork(0x1A6E)
         let image = ShapesDataset.render(scene(at: index), size: imageSize, rng: &g)

@@ -46,6 +46,7 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
     let file: MappedFile
 
+    /// Maps and parses `path`; errors name the key or tensor and the byte offset.
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         self.file = file

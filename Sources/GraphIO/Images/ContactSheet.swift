@@ -2,6 +2,7 @@
 /// Captions are drawn with a small built-in bitmap font (printable ASCII; other characters show as '?'),
 /// word-wrapped to the cell width and cut to `captionLines` lines.
 public enum ContactSheet {
+    /// The sheet as an image: `columns` cells of `cellSize` pixels, captions under each.
     public static func render(images: [RGBImage], captions: [String], columns: Int = 4, cellSize: Int = 128,
                               captionLines: Int = 3) -> RGBImage {
         precondition(images.count == captions.count && columns > 0 && cellSize >= 16, "ContactSheet: bad arguments")
@@ -29,6 +30,7 @@ public enum ContactSheet {
         return sheet
     }
 
+    /// Renders the sheet and writes it as PNG (atomically).
     public static func write(images: [RGBImage], captions: [String], to path: String, columns: Int = 4,
                              cellSize: Int = 128) throws {
         try PNGWriter.write(render(images: images, captions: captions, columns: columns, cellSize: cellSize), to: path)

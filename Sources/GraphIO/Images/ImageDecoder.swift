@@ -25,6 +25,7 @@ public enum ImageDecoder {
         throw GraphIOError(.image, "\(name): not a PNG or JPEG file (first bytes \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
     }
 
+    /// Decodes PNG bytes to RGB8 (alpha composited onto white).
     public static func decodePNG(_ bytes: [UInt8], name: String) throws -> RGBImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
@@ -70,6 +71,7 @@ public enum ImageDecoder {
         return RGBImage(width: w, height: h, pixels: out)
     }
 
+    /// Decodes JPEG bytes to RGB8 (greyscale expanded; CMYK is refused with libjpeg's message).
     public static func decodeJPEG(_ bytes: [UInt8], name: String) throws -> RGBImage {
         var pixels: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0, h: Int32 = 0

@@ -15,6 +15,7 @@ public struct ImagePreprocessor: Sendable {
     public var std: [Float]
     public var rescaleFactor: Double
 
+    /// Output `size`×`size`; defaults are BLIP-2's (CLIP mean and std, 1/255).
     public init(size: Int, mean: [Float] = ImagePreprocessor.clipMean, std: [Float] = ImagePreprocessor.clipStd,
                 rescaleFactor: Double = 1.0 / 255.0) {
         precondition(size > 0 && mean.count == 3 && std.count == 3)

@@ -2,6 +2,7 @@ import CImageCodecs
 
 /// Writes 8-bit RGB PNGs through libpng's `png_image_write_to_memory` (zlib compression), atomically.
 public enum PNGWriter {
+    /// PNG bytes of an RGB8 image.
     public static func encode(_ image: RGBImage) throws -> [UInt8] {
         guard image.width > 0, image.height > 0 else { throw GraphIOError(.image, "cannot write an empty \(image.width)x\(image.height) PNG") }
         var png = png_image()
@@ -20,6 +21,7 @@ public enum PNGWriter {
         return Array(out.prefix(size))
     }
 
+    /// Encodes and writes atomically (temporary file, fsync, rename).
     public static func write(_ image: RGBImage, to path: String) throws {
         try writeAtomically(encode(image), to: path)
     }

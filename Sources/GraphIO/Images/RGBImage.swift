@@ -4,6 +4,7 @@ public struct RGBImage: Hashable, Sendable {
     public let height: Int
     public var pixels: [UInt8]
 
+    /// `pixels` holds `width·height·3` bytes, row by row.
     public init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(width >= 0 && height >= 0 && pixels.count == width * height * 3, "RGBImage: \(pixels.count) bytes for \(width)x\(height)")
         self.width = width

@@ -10,6 +10,7 @@ public final class MappedFile: @unchecked Sendable {
     public let count: Int
     let base: UnsafeRawPointer?
 
+    /// Maps the whole file read-only; an empty file maps to no memory.
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)

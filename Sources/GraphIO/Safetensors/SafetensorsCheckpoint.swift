@@ -81,9 +81,13 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         return shards[i]
     }
 
+    /// Header entry of a tensor, from whichever shard holds it.
     public func info(_ name: String) throws -> SafetensorsTensorInfo { try file(for: name).info(name) }
+    /// See `SafetensorsFile.tensor(_:)`.
     public func tensor(_ name: String) throws -> Tensor { try file(for: name).tensor(name) }
+    /// See `SafetensorsFile.floats(_:)`.
     public func floats(_ name: String) throws -> [Float] { try file(for: name).floats(name) }
+    /// See `SafetensorsFile.withFloats(_:_:)` (zero-copy for aligned F32).
     public func withFloats<R>(_ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         try file(for: name).withFloats(name, body)
     }

@@ -33,6 +33,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     let dataStart: Int
     let index: [String: Int]
 
+    /// Maps `path` and validates its whole header (see the type's documentation).
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
     }
@@ -146,6 +147,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var names: [String] { tensors.map(\.name) }
     public func contains(_ name: String) -> Bool { index[name] != nil }
 
+    /// The validated header entry of a tensor; unknown names are an error naming the file.
     public func info(_ name: String) throws -> SafetensorsTensorInfo {
         guard let i = index[name] else { throw GraphIOError(.safetensors, "\(path): no tensor named '\(name)'") }
         return tensors[i]

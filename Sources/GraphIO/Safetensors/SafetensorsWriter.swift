@@ -11,6 +11,7 @@ public struct SafetensorsEntry: Sendable {
     public var shape: [Int]
     public var bytes: [UInt8]
 
+    /// Raw little-endian bytes; their count must equal shape × dtype size (checked when encoding).
     public init(name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8]) {
         self.name = name
         self.dtype = dtype

@@ -12,9 +12,11 @@ public struct BertTokenizer: TextTokenizer {
     public let lowercase: Bool
     public let maxInputCharsPerWord: Int
     public let unkID: Int, clsID: Int, sepID: Int, padID: Int, maskID: Int
-    /// BLIP-2's added `[DEC]` token: id = `vocab.count`.
-    public var decoderStartID: Int { vocab.count }
-    public var vocabularySize: Int { vocab.count + 1 }
+    /// BLIP-2's added `[DEC]` token: its id when the vocabulary already lists it (a saved BLIP-2 tokenizer),
+    /// otherwise `vocab.count`, as `tokenizer.add_special_tokens({"bos_token": "[DEC]"})` assigns.
+    public let decoderStartID: Int
+    /// Ids in use, including `[DEC]`.
+    public var vocabularySize: Int { max(vocab.count, decoderStartID + 1) }
     public var endID: Int? { sepID }
     let specials: [String: Int]
 
@@ -26,6 +28,7 @@ public struct BertTokenizer: TextTokenizer {
         try self.init(vocab: lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }, lowercase: lowercase, source: vocabPath)
     }
 
+    /// From tokens in id order; `[PAD] [UNK] [CLS] [SEP] [MASK]` must be present, duplicates are an error naming the lines.
     public init(vocab: [String], lowercase: Bool = true, maxInputCharsPerWord: Int = 100, source: String = "vocabulary") throws {
         var ids: [String: Int] = [:]
         for (i, t) in vocab.enumerated() {
@@ -47,9 +50,8 @@ public struct BertTokenizer: TextTokenizer {
         sepID = try need("[SEP]")
         padID = try need("[PAD]")
         maskID = try need("[MASK]")
-        var sp: [String: Int] = ["[UNK]": unkID, "[CLS]": clsID, "[SEP]": sepID, "[PAD]": padID, "[MASK]": maskID]
-        sp["[DEC]"] = vocab.count
-        specials = sp
+        decoderStartID = ids["[DEC]"] ?? vocab.count
+        specials = ["[UNK]": unkID, "[CLS]": clsID, "[SEP]": sepID, "[PAD]": padID, "[MASK]": maskID, "[DEC]": decoderStartID]
     }
 
     /// `[CLS] tokens [SEP]`.
@@ -71,8 +73,9 @@ public struct BertTokenizer: TextTokenizer {
     /// Token strings without special tokens (for inspection).
     public func tokenize(_ text: String) -> [String] { tokenIDs(text).map { token(for: $0) } }
 
+    /// The token string of an id (`[DEC]` for the added decoder token, `[UNK]` for ids out of range).
     public func token(for id: Int) -> String {
-        if id == vocab.count { return "[DEC]" }
+        if id == decoderStartID { return "[DEC]" }
         return id >= 0 && id < vocab.count ? vocab[id] : "[UNK]"
     }
 

@@ -85,6 +85,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         return tokens.map { $0! }
     }
 
+    /// Ids of `text` (BOS first when `bosID` is set); special tokens in the text map to their ids.
     public func encode(_ text: String) -> [Int] {
         var out: [Int] = bosID.map { [$0] } ?? []
         for seg in SpecialTokenSplitter.split(text, specials: specialTokens) {

@@ -44,6 +44,7 @@ extension ByteLevelBPETokenizer {
 /// becomes a `BertTokenizer`; a BPE model with a ByteLevel pre-tokenizer (optionally preceded by
 /// `Digits(individual_digits: true)`) becomes a `ByteLevelBPETokenizer`. Anything else is a clear error.
 public enum TokenizerJSON {
+    /// The tokenizer a `tokenizer.json` describes (`BertTokenizer` or `ByteLevelBPETokenizer`).
     public static func load(path: String) throws -> any TextTokenizer {
         func fail(_ what: String) -> GraphIOError { GraphIOError(.tokenizer, "\(path): \(what)") }
         guard let root = try JSONParser.parse(fileAt: path).objectValue else { throw fail("not a JSON object") }

@@ -1,0 +1,45 @@
+import GraphIR
+import GraphAutodiff
+import GraphPasses
+import GraphRuntime
+
+/// How the trainers compile graphs: optionally through the pass pipelines, then lowered onto a shared store.
+public struct Compiler {
+    /// Run the default pass pipelines (`training` before autodiff, `training-post-ad` after; `inference` for
+    /// forward graphs). Off compiles the graphs as built (for comparison and debugging).
+    public var usePasses: Bool
+    public var threads: Int
+    public var seed: Int
+
+    public init(usePasses: Bool = true, threads: Int = RuntimeThreads.allCores, seed: Int = 0) {
+        self.usePasses = usePasses
+        self.threads = threads
+        self.seed = seed
+    }
+
+    func pipeline(_ name: String, _ g: Graph) throws -> Graph {
+        guard usePasses else { return g }
+        let names = Passes.pipelines[name] ?? []
+        let pm = PassManager(passes: try names.map(Passes.named), render: { _ in "" })
+        return try pm.run(g).graph
+    }
+
+    /// The training graph of `model`'s `loss` output (AdamW with decoupled weight decay, global-norm clipping).
+    public func trainingGraph(_ model: Graph, weightDecay: Double, clip: Double?) throws -> Graph {
+        let pre = try pipeline("training", model)
+        guard let loss = pre.output("loss") else { throw TrainingError("graph \(model.name) has no 'loss' output") }
+        let tg = try GraphAutodiff.trainingGraph(minimizing: loss, in: pre,
+                                                 options: TrainingOptions(optimizer: .adamW(AdamW(weightDecay: weightDecay)),
+                                                                          clipGlobalNorm: clip))
+        return try pipeline("training-post-ad", tg.graph)
+    }
+
+    /// A forward (evaluation) executable sharing `store`.
+    public func forward(_ g: Graph, store: ParameterStore) throws -> Executable {
+        try Executable(try pipeline("inference", g), parameters: store, options: runtime())
+    }
+
+    public func runtime(checkFinite: [String] = []) -> RuntimeOptions {
+        RuntimeOptions(threads: threads, checkFinite: checkFinite, initSeed: seed)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import GraphIR
+import GraphNN
+import GraphPasses
+import GraphRuntime
+import GraphIO
+import BLIP2
+
+/// How long a phase runs: a step count, a time budget, or both (whichever ends first).
+public struct Budget: Equatable {
+    public var steps: Int?
+    public var minutes: Double?
+    public init(steps: Int? = nil, minutes: Double? = nil) {
+        self.steps = steps
+        self.minutes = minutes
+    }
+}
+
+/// Common settings of every phase.
+public struct RunSettings {
+    public var outDir: URL
+    public var resume = false
+    public var verbose = true
+    public var checkpointEvery = 200
+    public var evalEvery: Int? = nil
+    public var compiler = Compiler()
+    public init(outDir: URL) { self.outDir = outDir }
+}
+
+/// The tiny BLIP-2 pipeline: pretrain the frozen unimodal models, stage 1 on the frozen image encoder's cached
+/// features, stage 2 through the frozen LM, evaluation on the held-out split.
+public final class TinyPipeline {
+    public let recipe: TinyRecipe
+    public let train: ExampleSet
+    public let heldOut: ExampleSet
+    public let settings: RunSettings
+    var config: BLIP2Config { recipe.config }
+
+    public init(recipe: TinyRecipe, train: ExampleSet, heldOut: ExampleSet, settings: RunSettings) {
+        self.recipe = recipe
+        self.train = train
+        self.heldOut = heldOut
+        self.settings = settings
+    }
+
+    func dir(_ name: String) throws -> URL {
+        let d = settings.outDir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func loop(_ label: String, _ budget: Budget, peakLR: Double, minLR: Double, warmup: Int, evalEvery: Int? = nil) throws -> LoopOptions {
+        LoopOptions(label: label, outDir: try dir(label), steps: budget.steps, minutes: budget.minutes,
+                    checkpointEvery: settings.checkpointEvery, evalEvery: evalEvery ?? settings.evalEvery, resume: settings.resume,
+                    peakLR: peakLR, minLR: minLR, warmup: warmup, verbose: settings.verbose)
+    }
+
+    static func lensOf(_ mask: Tensor) -> Tensor {
+        let (b, t) = (mask.shape[0], mask.shape[1])
+        return Tensor(.i32, [b], (0..<b).map { r in (0..<t).reduce(0) { $0 + mask.scalars[r * t + $1] } })
+    }
+
+    /// Runs `exe` over `set` in batches of the graph's batch size (the last batch padded by repeating item 0),
+    /// calling `inputs` for the indices of each batch and `collect` with the outputs and the number of real items.
+    func batched(_ count: Int, batch: Int, _ body: ([Int], Int) throws -> Void) rethrows {
+        var start = 0
+        while start < count {
+            let real = min(batch, count - start)
+            let idx = (0..<batch).map { $0 < real ? start + $0 : start }
+            try body(idx, real)
+            start += batch
+        }
+    }
+
+    // MARK: pretraining the frozen models
+
+    /// CLIP-style pretraining of the ViT; writes `frozen/vision.safetensors` (`vision_model.*` without the
+    /// post-layernorm, which BLIP-2 trains from scratch). Returns the loop summary.
+    public func pretrainVision(_ budget: Budget) throws -> LoopSummary {
+        let b = recipe.clipBatch, t = recipe.qformerTextLength
+        let g = try PretrainModels.clip(vision: config.vision, vocabulary: recipe.tokenizer.count, textLength: t, batch: b)
+        let c = settings.compiler
+        let store = ParameterStore()
+        let evalExe = try c.forward(g, store: store)
+        let train = self.train, heldOut = self.heldOut, recipe = self.recipe
+        let task = try GraphTrainingTask(
+            training: c.trainingGraph(g, weightDecay: 0.05, clip: 1.0), store: store, options: c.runtime(checkFinite: ["loss"]),
+            lossOutputs: ["loss"],
+            inputs: { step in
+                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed)
+                let text = recipe.qformerText(idx.map { train.captions[$0] })
+                return (["pixel_values": train.pixelBatch(idx)], ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)], b)
+            },
+            evaluate: { [unowned self] in
+                var img: [[Float]] = [], txt: [[Float]] = []
+                try self.batched(min(heldOut.count, 1000), batch: b) { idx, real in
+                    let text = recipe.qformerText(idx.map { heldOut.captions[$0] })
+                    let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)],
+                                              others: ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)])
+                    img += rows(try out.floats("image_embeds"), width: 64).prefix(real)
+                    txt += rows(try out.floats("text_embeds"), width: 64).prefix(real)
+                }
+                let sim = img.map { i in txt.map { dot(i, $0) } }
+                let r = retrievalRecall(sim: sim, captions: Array(heldOut.captions.prefix(sim.count)), ks: [1], strict: true)
+                return ["t2i_r1": r.t2i[1]!, "i2t_r1": r.i2t[1]!]
+            })
+        let summary = try runTrainingLoop(task, loop("pretrain-vit", budget, peakLR: 5e-4, minLR: 1e-5, warmup: 100, evalEvery: 500))
+        let weights = store.all().filter { $0.key.hasPrefix("vision_model.") && !$0.key.hasPrefix("vision_model.post_layernorm") }
+        try SafetensorsWriter.write(weights, metadata: ["producer": "graphc blip2-train pretrain-vit"],
+                                    to: try dir("frozen").appendingPathComponent("vision.safetensors").path)
+        return summary
+    }
+
+    /// The context-prefix slots of one caption: its content words in order, some dropped, sometimes none.
+    func contextPrefix(_ caption: String, step: Int, item: Int) -> [Int] {
+        let q = config.qformer.numQueryTokens
+        let stop: Set<String> = ["a", "an", "the", "of", "at", "is", "in", "on"]
+        func u(_ k: Int) -> Float { counterUniform(seed: recipe.seed, salt: 0x9F1 + k, index: step * 4096 + item) }
+        var words = WordTokenizer.split(caption).filter { !stop.contains($0) }
+        if u(0) < 0.2 { words = [] }
+        words = words.enumerated().filter { counterUniform(seed: recipe.seed, salt: 0xA17 + $0.offset, index: step * 4096 + item) >= 0.1 }.map(\.element)
+        let ids = words.prefix(q).map { recipe.tokenizer.ids($0).first ?? recipe.tokenizer.unk }
+        return ids + [Int](repeating: recipe.tokenizer.pad, count: q - ids.count)
+    }
+
+    /// Decoder LM pretraining on the training captions; writes `frozen/lm.safetensors` (`language_model.*`).
+    public func pretrainLanguageModel(_ budget: Budget) throws -> LoopSummary {
+        let b = recipe.lmBatch, t = recipe.lmTextLength
+        let p = recipe.lmContextPrefix ? config.qformer.numQueryTokens : 0
+        let g = try PretrainModels.languageModel(config.llm, textLength: t, batch: b, prefixLength: p)
+        let c = settings.compiler
+        let store = ParameterStore()
+        let train = self.train, recipe = self.recipe
+        let task = try GraphTrainingTask(
+            training: c.trainingGraph(g, weightDecay: 0.05, clip: 1.0), store: store, options: c.runtime(checkFinite: ["loss"]),
+            lossOutputs: ["loss"],
+            inputs: { [unowned self] step in
+                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 1)
+                let caps = idx.map { train.captions[$0] }
+                let text = recipe.lmText(caps)
+                var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask), "labels": recipe.labels(ids: text.ids, mask: text.mask)]
+                if p > 0 {
+                    let prefix = caps.enumerated().flatMap { self.contextPrefix($0.element, step: step, item: $0.offset) }
+                    others["prefix_ids"] = Tensor(.i32, [b, p], prefix.map(Double.init))
+                }
+                return ([:], others, b)
+            })
+        let summary = try runTrainingLoop(task, loop("pretrain-lm", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100))
+        let weights = store.all().filter { $0.key.hasPrefix("language_model.") }
+        try SafetensorsWriter.write(weights, metadata: ["producer": "graphc blip2-train pretrain-lm"],
+                                    to: try dir("frozen").appendingPathComponent("lm.safetensors").path)
+        return summary
+    }
+}
+
+func rows(_ xs: [Float], width: Int) -> [[Float]] {
+    stride(from: 0, to: xs.count, by: width).map { Array(xs[$0..<min($0 + width, xs.count)]) }
+}
+
+func dot(_ a: [Float], _ b: [Float]) -> Float {
+    var s: Float = 0
+    for i in 0..<min(a.count, b.count) { s += a[i] * b[i] }
+    return s
+}

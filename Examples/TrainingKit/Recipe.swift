@@ -1,0 +1,67 @@
+import GraphIR
+import BLIP2
+
+/// The sizes and hyper-parameters of a tiny BLIP-2 run on two CPU cores.
+///
+/// Widths follow `BLIP2Config.tiny` (ViT 96 wide × 4 blocks on 64 patch tokens, Q-Former 128 wide × 4 layers with
+/// 8 queries, a 2-layer 160-wide OPT-style LM); the vocabularies are the word vocabulary of the training captions.
+public struct TinyRecipe {
+    public var config: BLIP2Config
+    public var tokenizer: WordTokenizer
+    /// Q-Former text length ([CLS] words [SEP] pad…) and LM text length ([BOS] words [EOS] pad…).
+    public var qformerTextLength = 16
+    public var lmTextLength = 16
+    public var clipBatch = 128
+    public var lmBatch = 128
+    public var stage1Batch = 64
+    public var stage2Batch = 64
+    /// Batch of the evaluation and feature-caching graphs.
+    public var evalBatch = 100
+    public var seed = 0
+    /// Pretrain the LM with a prefix of the caption's content words in the Q slots (see Docs/Training.md).
+    public var lmContextPrefix = true
+
+    public init(tokenizer: WordTokenizer, imageSize: Int = 32, llm: LLMKind = .opt) {
+        self.tokenizer = tokenizer
+        var c = BLIP2Config.tiny(llm: llm)
+        c.vision.imageSize = imageSize
+        c.vision.patchSize = max(1, imageSize / 8)
+        let v = tokenizer.count
+        c.qformer.vocabulary = v
+        c.qformer.padTokenId = tokenizer.pad
+        c.qformer.clsTokenId = tokenizer.cls
+        c.qformer.sepTokenId = tokenizer.sep
+        c.qformer.decTokenId = tokenizer.dec
+        c.llm.vocabulary = v
+        c.llm.padTokenId = tokenizer.pad
+        c.llm.bosTokenId = tokenizer.bos
+        c.llm.eosTokenId = tokenizer.eos
+        c.llm.maxPositions = max(c.llm.maxPositions, c.qformer.numQueryTokens + lmTextLength)
+        config = c
+    }
+
+    /// Q-Former text: `[CLS] words [SEP]` padded; returns ids and the attention mask (1 = real token).
+    public func qformerText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
+        encode(captions, first: tokenizer.cls, last: tokenizer.sep, length: qformerTextLength)
+    }
+
+    /// LM text: `[BOS] words [EOS]` padded.
+    public func lmText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
+        encode(captions, first: tokenizer.bos, last: tokenizer.eos, length: lmTextLength)
+    }
+
+    func encode(_ captions: [String], first: Int, last: Int, length: Int) -> (ids: Tensor, mask: Tensor) {
+        var ids: [Double] = [], mask: [Double] = []
+        for c in captions {
+            let e = tokenizer.encode(c, first: first, last: last, length: length)
+            ids += e.ids.map(Double.init)
+            mask += (0..<length).map { $0 < e.count ? 1 : 0 }
+        }
+        return (Tensor(.i32, [captions.count, length], ids), Tensor(.i32, [captions.count, length], mask))
+    }
+
+    /// LM labels: the ids with padding ignored (−100).
+    public func labels(ids: Tensor, mask: Tensor) -> Tensor {
+        Tensor(.i32, ids.shape, zip(ids.scalars, mask.scalars).map { $1 == 0 ? -100 : $0 })
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import GraphIR
+import GraphNN
+import GraphPasses
+import GraphRuntime
+import GraphIO
+import BLIP2
+
+/// Image features of the frozen prefix (the ViT before BLIP-2's trainable post-layernorm), per example.
+public struct FeatureCache {
+    public var train: [Float]
+    public var heldOut: [Float]
+    /// `[tokens, width]` of one example.
+    public var shape: [Int]
+    public var perExample: Int { shape.reduce(1, *) }
+
+    public func batch(_ features: [Float], _ indices: [Int]) -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(indices.count * perExample)
+        for i in indices { out.append(contentsOf: features[(i * perExample)..<((i + 1) * perExample)]) }
+        return out
+    }
+}
+
+extension TinyPipeline {
+    func loadFrozen(_ names: [String], into store: ParameterStore) throws {
+        for name in names {
+            let url = settings.outDir.appendingPathComponent("frozen").appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw TrainingError("\(url.path) is missing: run the pretraining first (blip2-train pretrain) or pass a checkpoint")
+            }
+            try store.load(try SafetensorsFile(path: url.path).allTensors())
+        }
+    }
+
+    /// The frozen prefix of a BLIP-2 graph: exactly one boundary value (the image encoder's output).
+    func frozenPrefix(_ g: Graph) throws -> FrozenPrefixSplit {
+        let split = splitFrozenPrefix(g, inputs: ["pixel_values"])
+        guard split.boundary.count == 1 else {
+            throw TrainingError("expected the frozen image encoder to give one boundary value, got \(split.boundary)")
+        }
+        return split
+    }
+
+    /// Runs the frozen image encoder once over both splits (the frozen-prefix feature cache). The features are
+    /// kept in memory and on disk (`frozen/features.safetensors`, keyed by the vision weights' hash).
+    public func imageFeatures() throws -> FeatureCache {
+        let e = recipe.evalBatch
+        let model = try BLIP2Model.build(config: config, stage: .one, mode: .eval,
+                                         shapes: BLIP2Shapes(batch: e, textLength: recipe.qformerTextLength))
+        let split = try frozenPrefix(model)
+        let visionPath = settings.outDir.appendingPathComponent("frozen/vision.safetensors").path
+        let weightsHash = GraphIO.stableHash(Array(try Data(contentsOf: URL(fileURLWithPath: visionPath))))
+        let key = "\(String(weightsHash, radix: 16))-\(train.count)-\(heldOut.count)-\(GraphIO.stableHash(Array(train.captions.joined().utf8)))"
+        let cachePath = settings.outDir.appendingPathComponent("frozen/features.safetensors").path
+        if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key {
+            let shape = try file.info("train").shape
+            return FeatureCache(train: try file.floats("train"), heldOut: try file.floats("held_out"), shape: Array(shape.dropFirst()))
+        }
+        let store = ParameterStore()
+        try loadFrozen(["vision.safetensors"], into: store)
+        let exe = try settings.compiler.forward(split.prefix, store: store)
+        let name = split.boundary[0]
+        let shape = Array(split.prefix.type(of: split.prefix.output(name)!).shape.dropFirst())
+        let per = shape.reduce(1, *)
+        func run(_ set: ExampleSet) throws -> [Float] {
+            var out = [Float](repeating: 0, count: set.count * per)
+            try batched(set.count, batch: e) { idx, real in
+                let f = try exe.run(floats: ["pixel_values": set.pixelBatch(idx)]).floats(name)
+                let base = idx[0] * per
+                for k in 0..<(real * per) { out[base + k] = f[k] }
+            }
+            return out
+        }
+        let cache = FeatureCache(train: try run(train), heldOut: try run(heldOut), shape: shape)
+        try SafetensorsWriter.write([SafetensorsEntry(name: "train", floats: cache.train, shape: [train.count] + shape),
+                                     SafetensorsEntry(name: "held_out", floats: cache.heldOut, shape: [heldOut.count] + shape)],
+                                    metadata: ["key": key], to: cachePath)
+        return cache
+    }
+
+    // MARK: stage 1
+
+    /// Stage 1 (ITC + ITM + ITG) on the cached image features; writes `stage1/checkpoint.safetensors`.
+    public func stage1(_ budget: Budget, features: FeatureCache, onStep: ((Int) -> Void)? = nil) throws -> LoopSummary {
+        let b = recipe.stage1Batch, t = recipe.qformerTextLength
+        let model = try BLIP2Model.build(config: config, stage: .one, mode: .train, shapes: BLIP2Shapes(batch: b, textLength: t))
+        let split = try frozenPrefix(model)
+        let c = settings.compiler
+        let store = ParameterStore()
+        let evaluator = try Stage1Evaluator(pipeline: self, store: store, features: features)
+        let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
+        let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
+        let task = try GraphTrainingTask(
+            training: c.trainingGraph(split.rest, weightDecay: 0.05, clip: 1.0), store: store,
+            options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss", "loss_itc", "loss_itm", "loss_itg"],
+            inputs: { step in
+                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 2)
+                let text = recipe.qformerText(idx.map { train.captions[$0] })
+                var others = ["input_ids": text.ids, "attention_mask": text.mask,
+                              "sampling_seed": Tensor(.i32, [], [Double((recipe.seed &* 7919 &+ step) & 0x7FFF_FFFF)])]
+                if usesDropout { others["dropout_seed"] = Tensor(.i32, [], [Double((recipe.seed &* 104_729 &+ step) & 0x7FFF_FFFF)]) }
+                return ([featureName: features.batch(features.train, idx)], others, b)
+            },
+            evaluate: { try evaluator.evaluate(limit: 1000) })
+        var options = try loop("stage1", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100)
+        options.onStep = onStep
+        return try runTrainingLoop(task, options)
+    }
+
+    // MARK: stage 2
+
+    /// Stage 2 (LM loss through the frozen LM) from the stage-1 Q-Former; writes `stage2/checkpoint.safetensors`.
+    public func stage2(_ budget: Budget, features: FeatureCache) throws -> LoopSummary {
+        let b = recipe.stage2Batch, t = recipe.lmTextLength
+        let model = try BLIP2Model.build(config: config, stage: .two, mode: .train, shapes: BLIP2Shapes(batch: b, textLength: t))
+        let split = try frozenPrefix(model)
+        let c = settings.compiler
+        let store = ParameterStore()
+        try loadFrozen(["lm.safetensors"], into: store)
+        try loadStage1(into: store, for: split.rest)
+        let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
+        let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
+        let task = try GraphTrainingTask(
+            training: c.trainingGraph(split.rest, weightDecay: 0.05, clip: 1.0), store: store,
+            options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss"],
+            inputs: { step in
+                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 3)
+                let text = recipe.lmText(idx.map { train.captions[$0] })
+                var others = ["input_ids": text.ids, "attention_mask": text.mask, "labels": recipe.labels(ids: text.ids, mask: text.mask)]
+                if usesDropout { others["dropout_seed"] = Tensor(.i32, [], [Double((recipe.seed &* 15_485_863 &+ step) & 0x7FFF_FFFF)]) }
+                return ([featureName: features.batch(features.train, idx)], others, b)
+            })
+        return try runTrainingLoop(task, loop("stage2", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100))
+    }
+
+    /// Copies the stage-1 weights that a graph uses (Q-Former, queries, post-layernorm) into `store`.
+    func loadStage1(into store: ParameterStore, for g: Graph) throws {
+        let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage1"))
+        var loaded = 0
+        for p in g.parameters where p.role == .trainable {
+            if let t = ck.state[p.name] {
+                try store.set(p.name, t)
+                loaded += 1
+            }
+        }
+        guard loaded > 0 else { throw TrainingError("the stage-1 checkpoint shares no parameter with the stage-2 graph") }
+    }
+
+    /// Loads the stage-2 trained weights (and the frozen ones) for generation.
+    func stage2Store(for g: Graph) throws -> ParameterStore {
+        let store = ParameterStore()
+        try loadFrozen(["lm.safetensors"], into: store)
+        let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage2"))
+        for p in g.parameters where p.role == .trainable {
+            guard let t = ck.state[p.name] else { throw TrainingError("stage-2 checkpoint lacks '\(p.name)'") }
+            try store.set(p.name, t)
+        }
+        return store
+    }
+}
