@@ -72,7 +72,7 @@ let package = Package(
                     resources: [.copy("Inputs")], swiftSettings: v5),
         .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
-        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
+        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphPasses", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),

@@ -126,3 +126,28 @@ import Glibc
         }
     }
 }
+
+@Suite struct LeftPaddingGenerationTests {
+    /// A left-padded batch of prompts of different lengths generates what each prompt generates alone.
+    @Test(arguments: [LLMKind.opt, .llama])
+    func paddedBatchEqualsRowsAlone(_ llm: LLMKind) throws {
+        let c = BLIP2Config.test(llm: llm)
+        let batch = try GenerationGraphs.build(config: c, rows: 2, promptLength: 3, maxNewTokens: 3, leftPadding: true)
+        var params = batch.prefill.initialParameters(seed: 11)
+        params.merge(batch.decode.initialParameters(seed: 11)) { a, _ in a }
+        let p = params
+        let run: Generator.Runner = { g, inputs in try Interpreter().run(g, inputs: inputs, parameters: p) }
+        let pixels = GenerationTests.pixels(c, rows: 2)
+        let prompts = [[c.llm.bosTokenId], [c.llm.bosTokenId, 7, 12]]
+        let settings = GenerationSettings(maxNewTokens: 3)
+        let together = try Generator(graphs: batch, run: run).greedy(pixels: pixels, prompt: prompts, settings: settings)
+        let n = pixels.count / 2
+        for (r, prompt) in prompts.enumerated() {
+            let alone = try GenerationGraphs.build(config: c, rows: 1, promptLength: prompt.count, maxNewTokens: 3)
+            let image = Tensor(.f32, [1] + Array(pixels.shape.dropFirst()), Array(pixels.scalars[(r * n)..<((r + 1) * n)]))
+            let single = try Generator(graphs: alone, run: run).greedy(pixels: image, prompt: [prompt], settings: settings)[0]
+            #expect(together[r].tokens == single.tokens)
+            #expect(abs(together[r].score - single.score) < 1e-4)
+        }
+    }
+}
