@@ -13,7 +13,7 @@ import GraphNN
 ///   `present.key.{j}` / `present.value.{j}` (the caches with the new token written at `position`).
 ///
 /// Positions count the Q soft-prompt tokens for decoder-only models (the first prompt token sits at Q).
-/// With `leftPadding` the prefill also takes `attention_mask` and the decode step `position_ids` and `key_bias`.
+/// With `paddedPrompts` the prefill also takes `attention_mask` and the decode step `position_ids` and `key_bias`.
 public struct GenerationGraphs {
     public var config: BLIP2Config
     public var prefill: Graph
@@ -23,15 +23,17 @@ public struct GenerationGraphs {
     /// Sequence length the prefill writes into the cache (Q + prompt for decoder-only; 0 for T5's decoder).
     public var prefilled: Int
     public var promptLength: Int
-    /// Decoder-only graphs for left-padded prompt batches (HF's batched-generation layout): the prefill takes an
-    /// `attention_mask` [R, P]; positions follow HF's `cumsum(mask) − 1` rule, padded keys are hidden by a data
-    /// bias, and the decode graph takes `position_ids` [R, 1] and `key_bias` [R, 1, 1, capacity].
-    public var leftPadding: Bool
+    /// Graphs for batches of prompts of different lengths; the prefill takes an `attention_mask` [R, P].
+    /// Decoder-only models take the prompts left-padded (HF's batched-generation layout): positions follow HF's
+    /// `cumsum(mask) − 1` rule, padded keys are hidden by a data bias, and the decode graph takes `position_ids`
+    /// [R, 1] and `key_bias` [R, 1, 1, capacity]. T5 takes the encoder prefix right-padded: the encoder and the
+    /// cross-attention mask keys by count (`static.encoder_lens`).
+    public var paddedPrompts: Bool
 
     /// Builds both graphs for `rows` sequences (batch × beams), prompts of `promptLength` tokens and room for
     /// `maxNewTokens` generated tokens.
     public static func build(config c: BLIP2Config, rows: Int, promptLength: Int, maxNewTokens: Int,
-                             leftPadding: Bool = false) throws -> GenerationGraphs {
+                             paddedPrompts: Bool = false) throws -> GenerationGraphs {
         try c.validate()
         guard rows > 0, promptLength > 0, maxNewTokens > 0 else {
             throw GraphError(.build, "generation graphs need rows, promptLength and maxNewTokens > 0 (got \(rows), \(promptLength), \(maxNewTokens))")
@@ -41,21 +43,18 @@ public struct GenerationGraphs {
         if c.llm.kind == .opt && capacity > c.llm.maxPositions {
             throw GraphError(.build, "generation: \(capacity) positions exceed the OPT position table (\(c.llm.maxPositions))")
         }
-        if leftPadding && c.llm.kind == .t5 {
-            throw GraphError(.build, "generation: left padding is for decoder-only LLMs (T5 prompts are encoder inputs)")
-        }
-        let prefill = try buildPrefill(c, rows: rows, promptLength: promptLength, capacity: capacity, leftPadding: leftPadding)
-        let decode = try buildDecode(c, rows: rows, capacity: capacity, encoderLength: q + promptLength, leftPadding: leftPadding)
+        let prefill = try buildPrefill(c, rows: rows, promptLength: promptLength, capacity: capacity, paddedPrompts: paddedPrompts)
+        let decode = try buildDecode(c, rows: rows, capacity: capacity, encoderLength: q + promptLength, paddedPrompts: paddedPrompts)
         return GenerationGraphs(config: c, prefill: prefill, decode: decode, rows: rows, capacity: capacity,
                                 prefilled: c.llm.kind == .t5 ? 0 : q + promptLength, promptLength: promptLength,
-                                leftPadding: leftPadding)
+                                paddedPrompts: paddedPrompts)
     }
 
     static func layers(_ g: Graph) -> (trainable: Layers, frozen: Layers) {
         (Layers(g, role: .trainable), Layers(g, role: .frozen, weightInit: .truncatedBertNormal))
     }
 
-    static func buildPrefill(_ c: BLIP2Config, rows: Int, promptLength: Int, capacity: Int, leftPadding: Bool = false) throws -> Graph {
+    static func buildPrefill(_ c: BLIP2Config, rows: Int, promptLength: Int, capacity: Int, paddedPrompts: Bool = false) throws -> Graph {
         let g = Graph(name: "blip2_\(c.name)_\(c.llm.kind.rawValue)_prefill")
         let (trainable, frozen) = layers(g)
         let v = c.vision
@@ -73,7 +72,7 @@ public struct GenerationGraphs {
             let length = g.type(of: x).shape[1]
             var positions = try g.iota([length], axis: 0)
             var keyBias: Value?
-            if leftPadding {
+            if paddedPrompts {
                 let mask = try g.input("attention_mask", [rows, promptLength], .i32)
                 (positions, keyBias) = try g.scope("left_padding") {
                     try paddedPositions(g, mask: g.concat([g.constant(1, shape: [rows, c.qformer.numQueryTokens], .i32), mask], axis: 1))
@@ -88,7 +87,14 @@ public struct GenerationGraphs {
             }
         case .t5:
             let x = try g.concat([prompt, T5LM.embedTokens(frozen, c.llm, ids: ids)], axis: 1)
-            let encoded = try T5LM.encode(frozen, c.llm, embeddings: x, lens: nil)
+            var lens: Value?
+            if paddedPrompts {
+                let mask = try g.input("attention_mask", [rows, promptLength], .i32)
+                let counted = try g.add(g.reduceSum(mask, axes: [1]), g.constant(Double(c.qformer.numQueryTokens), shape: [], .i32))
+                g.output("static.encoder_lens", counted)
+                lens = counted
+            }
+            let encoded = try T5LM.encode(frozen, c.llm, embeddings: x, lens: lens)
             try frozen.scope("language_model.decoder") {
                 for j in 0..<c.llm.layers {
                     let kv = try g.scope("block.\(j).layer.1.EncDecAttention") { try frozen.projectKeyValues(encoded, layout: c.llm.layout, names: .t5) }
@@ -115,7 +121,7 @@ public struct GenerationGraphs {
         return (positions, try g.reshape(bias, [s[0], 1, 1, s[1]]))
     }
 
-    static func buildDecode(_ c: BLIP2Config, rows: Int, capacity: Int, encoderLength: Int, leftPadding: Bool = false) throws -> Graph {
+    static func buildDecode(_ c: BLIP2Config, rows: Int, capacity: Int, encoderLength: Int, paddedPrompts: Bool = false) throws -> Graph {
         let g = Graph(name: "blip2_\(c.name)_\(c.llm.kind.rawValue)_decode")
         let (_, frozen) = layers(g)
         let l = c.llm
@@ -132,8 +138,8 @@ public struct GenerationGraphs {
         switch l.kind {
         case .opt, .llama:
             let x = try DecoderLM.embedTokens(frozen, l, ids: ids)
-            let positions = leftPadding ? try g.input("position_ids", [rows, 1], .i32) : try g.reshape(position, [1])
-            let keyBias = leftPadding ? try g.input("key_bias", [rows, 1, 1, capacity]) : nil
+            let positions = paddedPrompts ? try g.input("position_ids", [rows, 1], .i32) : try g.reshape(position, [1])
+            let keyBias = paddedPrompts ? try g.input("key_bias", [rows, 1, 1, capacity]) : nil
             let stack = try DecoderLM.stack(frozen, l, embeddings: x, positions: positions, lens: nil, caches: caches, keyBias: keyBias)
             (hidden, keys, values) = (stack.hidden, stack.keys, stack.values)
         case .t5:
@@ -143,7 +149,8 @@ public struct GenerationGraphs {
                 cross.append((try g.input("static.cross_key.\(j)", crossShape), try g.input("static.cross_value.\(j)", crossShape)))
             }
             let buckets = try g.input("relative_buckets", [1, capacity], .i32)
-            let d = try T5LM.decode(frozen, l, ids: ids, encoderHidden: nil, encoderLens: nil, caches: caches, buckets: buckets,
+            let encoderLens = paddedPrompts ? try g.input("static.encoder_lens", [rows], .i32) : nil
+            let d = try T5LM.decode(frozen, l, ids: ids, encoderHidden: nil, encoderLens: encoderLens, caches: caches, buckets: buckets,
                                     crossKeyValues: cross)
             (hidden, keys, values) = (d.hidden, d.keys, d.values)
         }

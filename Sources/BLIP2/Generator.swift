@@ -47,7 +47,8 @@ public struct Generator {
     }
 
     /// Greedy decoding for every row of `pixels`/`prompt`: `rows` prompts, of equal length unless the graphs
-    /// were built with `leftPadding` (then any lengths up to `promptLength`, padded on the left here).
+    /// were built with `paddedPrompts` (then any lengths up to `promptLength`, padded here: on the left for
+    /// decoder-only models, on the right for T5's encoder).
     public func greedy(pixels: Tensor, prompt: [[Int]], settings: GenerationSettings) throws -> [GeneratedSequence] {
         var state = try start(pixels: pixels, prompt: prompt)
         var out = (0..<graphs.rows).map { _ in GeneratedSequence(tokens: [], score: 0) }
@@ -129,15 +130,19 @@ public struct Generator {
     func start(pixels: Tensor, prompt: [[Int]]) throws -> State {
         let length = graphs.promptLength
         guard prompt.count == graphs.rows,
-              prompt.allSatisfy({ graphs.leftPadding ? ($0.count >= 1 && $0.count <= length) : $0.count == length }) else {
-            throw GraphError(.evaluate, "generation: need \(graphs.rows) prompts of \(graphs.leftPadding ? "1 to " : "")\(length) tokens")
+              prompt.allSatisfy({ graphs.paddedPrompts ? ($0.count >= 1 && $0.count <= length) : $0.count == length }) else {
+            throw GraphError(.evaluate, "generation: need \(graphs.rows) prompts of \(graphs.paddedPrompts ? "1 to " : "")\(length) tokens")
         }
         let pad = graphs.config.llm.padTokenId
-        let ids = prompt.flatMap { [Int](repeating: pad, count: length - $0.count) + $0 }
+        let onRight = graphs.config.llm.kind == .t5
+        func padded(_ row: [Int], _ filler: Int, _ real: (Int) -> Int) -> [Int] {
+            let fill = [Int](repeating: filler, count: length - row.count)
+            return onRight ? row.map(real) + fill : fill + row.map(real)
+        }
+        let ids = prompt.flatMap { padded($0, pad) { $0 } }
         var feeds = ["pixel_values": pixels, "input_ids": Tensor(ints: ids, shape: [graphs.rows, length])]
-        if graphs.leftPadding {
-            let mask = prompt.flatMap { [Int](repeating: 0, count: length - $0.count) + [Int](repeating: 1, count: $0.count) }
-            feeds["attention_mask"] = Tensor(ints: mask, shape: [graphs.rows, length])
+        if graphs.paddedPrompts {
+            feeds["attention_mask"] = Tensor(ints: prompt.flatMap { padded($0, 0) { _ in 1 } }, shape: [graphs.rows, length])
         }
         let out = try run(graphs.prefill, feeds)
         var tensors: [String: Tensor] = [:]
@@ -154,7 +159,7 @@ public struct Generator {
         var inputs = state.tensors
         inputs["input_ids"] = Tensor(ints: tokens, shape: [graphs.rows, 1])
         inputs["position"] = Tensor(scalar: Double(state.position), dtype: .i32)
-        if graphs.leftPadding {
+        if graphs.paddedPrompts && graphs.config.llm.kind != .t5 {
             // Row b has Q + its prompt + the tokens generated so far; the padding slots stay hidden.
             let q = graphs.config.qformer.numQueryTokens, generated = state.position - graphs.prefilled
             inputs["position_ids"] = Tensor(ints: state.promptLengths.map { q + $0 + generated }, shape: [graphs.rows, 1])
