@@ -2,6 +2,7 @@ import BLIP2
 import GraphAutodiff
 import GraphIO
 import GraphIR
+import GraphPasses
 import GraphRuntime
 
 /// `graphc blip2 run`: a Hugging Face BLIP-2 model folder and a `transformers`-style inputs file in, the
@@ -120,8 +121,23 @@ public struct Evaluator {
         try Interpreter().run(graph, inputs: inputs, parameters: weights.tensors(for: graph))
     }
 
-    /// The CPU executor (BLAS GEMMs, static memory plan); weights go to its parameter store as `f32`.
+    /// The CPU executor (BLAS GEMMs, static memory plan) on the graph as built; weights go to its parameter
+    /// store as `f32`.
     public static let executor = Evaluator { graph, inputs, weights in
+        try execute(graph, inputs, weights)
+    }
+
+    /// The executor after the optimizing passes (canonicalize, fold-masks, cse, fuse, dce; `freeze` is left out
+    /// because it needs every frozen weight as a host tensor). The passes must not change a number beyond
+    /// rounding, so the parity tests run this path too.
+    public static let optimizedExecutor = Evaluator { graph, inputs, weights in
+        let passes = try ["canonicalize", "fold-masks", "cse", "fuse", "fold-masks", "dce"].map(Passes.named)
+        var optimized = graph
+        for pass in passes { optimized = try pass.run(optimized, PassContext()) }
+        return try execute(optimized, inputs, weights)
+    }
+
+    static func execute(_ graph: Graph, _ inputs: [String: Tensor], _ weights: HFWeights) throws -> [String: Tensor] {
         let store = ParameterStore()
         try weights.load(into: graph) { name, shape, values in try store.set(name, floats: Array(values), shape: shape) }
         return try Executable(graph, parameters: store).run(inputs).all()

@@ -20,10 +20,18 @@ struct HFParityTests {
         return (0..<mask.shape[0]).map { b in (0..<width).map { mask.scalars[b * width + $0] == 1 } }
     }
 
-    static func evaluator(_ engine: String) -> Evaluator { engine == "executor" ? .executor : .interpreter }
+    static let engines = ["interpreter", "executor", "optimized"]
+
+    static func evaluator(_ engine: String) -> Evaluator {
+        switch engine {
+        case "executor": return .executor
+        case "optimized": return .optimizedExecutor
+        default: return .interpreter
+        }
+    }
 
     @Test("conditional generation: outputs, loss and every stage-2 gradient match",
-          arguments: FixtureFolders.generation, ["interpreter", "executor"])
+          arguments: FixtureFolders.generation, engines)
     func conditionalGeneration(name: String, engine: String) throws {
         let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
@@ -39,7 +47,7 @@ struct HFParityTests {
     }
 
     @Test("retrieval: ITM logits, ITC similarities and the towers match (with and without image placeholders)",
-          arguments: FixtureFolders.retrieval, ["interpreter", "executor"])
+          arguments: FixtureFolders.retrieval, engines)
     func retrieval(name: String, engine: String) throws {
         let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .retrieval)
         let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .retrieval)
