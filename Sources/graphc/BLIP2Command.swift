@@ -71,12 +71,11 @@ struct BLIP2RunCommand: ParsableCommand {
         }
         let runner = try BLIP2Run(folder: checkpoint, model: kind)
         let given = try RunInputs.load(path: inputs, config: runner.config, model: kind)
-        let start = Date()
-        let values = try runner.run(given, grads: grads, evaluate: evaluator)
-        let seconds = Date().timeIntervalSince(start)
+        let timer = PhaseTimer()
+        let values = try runner.run(given, grads: grads, evaluate: evaluator, timer: timer)
         try SafetensorsWriter.write(values, metadata: ["producer": "graphc blip2 run", "checkpoint": checkpoint], to: outputs)
-        var line = "wrote \(values.count) tensors to \(outputs) in \(String(format: "%.2f", seconds)) s"
+        var line = "wrote \(values.count) tensors to \(outputs)"
         if let loss = values["loss"] { line += " (loss \(String(format: "%.6f", loss.scalar)))" }
-        return line
+        return line + "; " + timer.summary
     }
 }

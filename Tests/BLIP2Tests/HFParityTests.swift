@@ -62,7 +62,7 @@ struct HFParityTests {
         let run = try BLIP2Run(folder: FixtureFolders.path("opt-b"), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path("opt-b") + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
         let name = "qformer.encoder.layer.1.output_query.dense.bias"
-        let perturbed = Evaluator { g, feeds, weights in
+        let perturbed = Evaluator { g, feeds, weights, _ in
             var parameters = try weights.tensors(for: g)
             guard let bias = parameters[name] else { throw GraphIOError(.file, "no parameter \(name)") }
             parameters[name] = Tensor(bias.dtype, bias.shape, bias.scalars.enumerated().map { $0 == 0 ? $1 + 1e-2 : $1 })
@@ -71,6 +71,21 @@ struct HFParityTests {
         let outputs = try run.run(inputs, evaluate: perturbed)
         let failures = ParityTolerance.failures(reference: try Self.reference("opt-b"), candidate: outputs, validRows: try Self.validRows("opt-b"))
         #expect(failures.contains { $0.hasPrefix("qformer_last_hidden_state") })
+    }
+
+    @Test("without labels: no loss in the outputs, and --grads is refused")
+    func withoutLabels() throws {
+        let run = try BLIP2Run(folder: FixtureFolders.path("t5"), model: .conditionalGeneration)
+        var tensors = try SafetensorsFile(path: FixtureFolders.path("t5") + "/inputs.safetensors").allTensors()
+        tensors["labels"] = nil
+        let inputs = try RunInputs(tensors: tensors, config: run.config, model: .conditionalGeneration)
+        let outputs = try run.run(inputs, evaluate: .executor)
+        #expect(outputs["loss"] == nil && outputs["logits"] != nil)
+        let reference = try Self.reference("t5")
+        for key in ["vision_last_hidden_state", "qformer_last_hidden_state", "language_projection_output"] {
+            #expect(ParityTolerance.failure(key: key, reference: reference[key]!, candidate: outputs[key]!) == nil)
+        }
+        #expect(throws: GraphIOError.self) { try run.run(inputs, grads: true) }
     }
 
     @Test("checkpoint problems stop the run with the load report")
