@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphPasses", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),
+        .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR", "GraphIO", "GraphRuntime", "BLIP2"], swiftSettings: v5),
         .testTarget(name: "graphcTests", dependencies: ["graphc", "BLIP2HF", "GraphIO"], swiftSettings: v5),
     ]
 )
