@@ -32,7 +32,9 @@ let package = Package(
         .target(name: "GraphIR", swiftSettings: v5),
         .target(name: "GraphAutodiff", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "GraphPasses", dependencies: ["GraphIR", "GraphAutodiff"], swiftSettings: v5),
-        .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS"], swiftSettings: v5),
+        // Hot f32 kernels in C, built per instruction set and chosen at run time (no unsafe flags; Docs/Runtime.md).
+        .target(name: "CRuntimeKernels"),
+        .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS", "CRuntimeKernels"], swiftSettings: v5),
         .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
         .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
