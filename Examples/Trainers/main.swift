@@ -111,12 +111,13 @@ struct Stage2: ParsableCommand {
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate the stage-1 and stage-2 checkpoints on the held-out split.")
     @OptionGroup var common: Common
+    @Option(help: "Re-rank the ITC top-k with the ITM head (LAVIS retrieval); 0 = off.") var rerank = 0
     @Option(help: "Beam width for captioning (1 = greedy).") var beams = 1
     @Option(help: "Held-out images to caption.") var captions = 1000
     func run() throws {
         let p = try common.pipeline()
         let features = try p.imageFeatures()
-        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features)))
+        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features, rerank: rerank > 0 ? rerank : nil)))
         try reportCaptions(p, features: features, count: captions, beams: beams)
     }
 }

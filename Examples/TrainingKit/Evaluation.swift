@@ -66,16 +66,10 @@ final class Stage1Evaluator {
             let ft = try textExe.run(["input_ids": text.ids, "attention_mask": text.mask]).floats("text_feat")
             txt += rows(ft, width: d).prefix(real)
         }
-        return img.map { im in
-            txt.map { tx in
-                var best = -Float.infinity
-                for k in 0..<q { best = max(best, dot(Array(im[(k * d)..<((k + 1) * d)]), tx)) }
-                return best
-            }
-        }
+        return maxOverQueriesSimilarity(images: img.flatMap { $0 }, texts: txt.flatMap { $0 }, queries: q, width: d)
     }
 
-    func evaluate(limit: Int) throws -> [String: Double] {
+    func evaluate(limit: Int, rerank: Int? = nil) throws -> [String: Double] {
         let n = min(limit, pipeline.heldOut.count)
         let caps = Array(pipeline.heldOut.captions.prefix(n))
         let sim = try similarity(n)
@@ -89,29 +83,60 @@ final class Stage1Evaluator {
             pairsText += [i, neg]
             labels += [1, 0]
         }
-        var right = 0
-        let recipe = pipeline.recipe
-        try pipeline.batched(pairsImage.count, batch: batch) { idx, real in
-            let text = recipe.qformerText(idx.map { caps[pairsText[$0]] })
-            let out = try itmExe.run(floats: ["image": features.batch(features.heldOut, idx.map { pairsImage[$0] })],
-                                     others: ["input_ids": text.ids, "attention_mask": text.mask])
-            let logits = try out.floats("itm_logits")
-            for r in 0..<real where (logits[2 * r + 1] > logits[2 * r] ? 1 : 0) == labels[idx[r]] { right += 1 }
+        let itm = try itmLogits(images: pairsImage, texts: pairsText.map { caps[$0] })
+        let right = (0..<itm.count).filter { (itm[$0].match > itm[$0].noMatch ? 1 : 0) == labels[$0] }.count
+        var result = ["t2i_r1": strict.t2i[1]!, "t2i_r5": strict.t2i[5]!, "i2t_r1": strict.i2t[1]!, "i2t_r5": strict.i2t[5]!,
+                      "t2i_r1_caption": lenient.t2i[1]!, "t2i_r5_caption": lenient.t2i[5]!,
+                      "i2t_r1_caption": lenient.i2t[1]!, "i2t_r5_caption": lenient.i2t[5]!,
+                      "itm_acc": Double(right) / Double(max(itm.count, 1))]
+        if let k = rerank, k > 0 {
+            // LAVIS retrieval: the top-k by ITC are re-scored by ITM match logit + ITC similarity.
+            var reranked = sim
+            for i in 0..<n {
+                let top = (0..<n).sorted { sim[i][$0] > sim[i][$1] }.prefix(k)
+                let l = try itmLogits(images: [Int](repeating: i, count: top.count), texts: top.map { caps[$0] })
+                for (slot, j) in top.enumerated() { reranked[i][j] = 1e3 + Float(l[slot].match) + sim[i][j] }
+            }
+            // Text-to-image re-ranks columns the same way.
+            var rerankedT2I = sim
+            for j in 0..<n {
+                let top = (0..<n).sorted { sim[$0][j] > sim[$1][j] }.prefix(k)
+                let l = try itmLogits(images: Array(top), texts: [String](repeating: caps[j], count: top.count))
+                for (slot, i) in top.enumerated() { rerankedT2I[i][j] = 1e3 + Float(l[slot].match) + sim[i][j] }
+            }
+            let i2t = retrievalRecall(sim: reranked, captions: caps, ks: [1, 5], strict: true)
+            let t2i = retrievalRecall(sim: rerankedT2I, captions: caps, ks: [1, 5], strict: true)
+            result["i2t_r1_itm"] = i2t.i2t[1]!
+            result["i2t_r5_itm"] = i2t.i2t[5]!
+            result["t2i_r1_itm"] = t2i.t2i[1]!
+            result["t2i_r5_itm"] = t2i.t2i[5]!
         }
-        return ["t2i_r1": strict.t2i[1]!, "t2i_r5": strict.t2i[5]!, "i2t_r1": strict.i2t[1]!, "i2t_r5": strict.i2t[5]!,
-                "t2i_r1_caption": lenient.t2i[1]!, "t2i_r5_caption": lenient.t2i[5]!,
-                "i2t_r1_caption": lenient.i2t[1]!, "i2t_r5_caption": lenient.i2t[5]!,
-                "itm_acc": Double(right) / Double(max(pairsImage.count, 1))]
+        return result
+    }
+
+    /// ITM logits (no match, match) for image/text pairs, in order.
+    func itmLogits(images: [Int], texts: [String]) throws -> [(noMatch: Float, match: Float)] {
+        var out: [(Float, Float)] = []
+        let recipe = pipeline.recipe
+        try pipeline.batched(images.count, batch: batch) { idx, real in
+            let text = recipe.qformerText(idx.map { texts[$0] })
+            let r = try itmExe.run(floats: ["image": features.batch(features.heldOut, idx.map { images[$0] })],
+                                   others: ["input_ids": text.ids, "attention_mask": text.mask])
+            let logits = try r.floats("itm_logits")
+            for k in 0..<real { out.append((logits[2 * k], logits[2 * k + 1])) }
+        }
+        return out
     }
 }
 
 extension TinyPipeline {
     /// Held-out retrieval and ITM numbers of the stage-1 checkpoint.
-    public func evaluateStage1(features: FeatureCache, limit: Int = 1000) throws -> [String: Double] {
+    /// `rerank`: also re-rank the ITC top-k with the ITM head (adds `*_itm` metrics).
+    public func evaluateStage1(features: FeatureCache, limit: Int = 1000, rerank: Int? = nil) throws -> [String: Double] {
         let store = ParameterStore()
         let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage1"))
         try store.load(ck.state.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("accum.") })
-        return try Stage1Evaluator(pipeline: self, store: store, features: features).evaluate(limit: limit)
+        return try Stage1Evaluator(pipeline: self, store: store, features: features).evaluate(limit: limit, rerank: rerank)
     }
 
     /// Generates captions for the first `limit` held-out images with the stage-2 model (greedy, or beam search
@@ -139,6 +164,28 @@ extension TinyPipeline {
             }
         }
         return captions
+    }
+}
+
+/// `sim[i][j]` = max over the q query vectors of image i of their dot product with text j (ITC at inference,
+/// without the temperature). Flat `[n, q, d]` and `[m, d]` inputs; plain loops over unsafe pointers.
+func maxOverQueriesSimilarity(images: [Float], texts: [Float], queries q: Int, width d: Int) -> [[Float]] {
+    let n = images.count / (q * d), m = texts.count / d
+    return images.withUnsafeBufferPointer { im in
+        texts.withUnsafeBufferPointer { tx in
+            (0..<n).map { i in
+                (0..<m).map { j in
+                    var best = -Float.infinity
+                    for k in 0..<q {
+                        var s: Float = 0
+                        let a = (i &* q &+ k) &* d, b = j &* d
+                        for c in 0..<d { s += im[a &+ c] * tx[b &+ c] }
+                        best = max(best, s)
+                    }
+                    return best
+                }
+            }
+        }
     }
 }
 
