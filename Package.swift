@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
         .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
-        .target(name: "BLIP2HF", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphIO", "GraphAutodiff", "GraphRuntime"],
+        .target(name: "BLIP2HF", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphIO", "GraphAutodiff", "GraphPasses", "GraphRuntime"],
                 swiftSettings: v5),
         .executableTarget(
             name: "graphc",
@@ -72,7 +72,7 @@ let package = Package(
                     resources: [.copy("Inputs")], swiftSettings: v5),
         .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
-        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
+        .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphPasses", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),

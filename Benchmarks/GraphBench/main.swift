@@ -15,6 +15,19 @@ let repeats = quick ? 3 : 9
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+/// CPU time of the whole process (all threads), in seconds: on a shared, loaded machine this shows the work a
+/// kernel did independently of how long it waited for a core.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+}
+
+func loadAverage() -> Double {
+    var l = [Double](repeating: 0, count: 3)
+    return getloadavg(&l, 3) > 0 ? l[0] : -1
+}
+
 /// Best wall times of `repeats` alternating runs of `a` and `b` (after a warm-up of each), in seconds. Alternating
 /// keeps both sides under the same load from other processes.
 func bestPair(_ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
@@ -62,7 +75,7 @@ func emit(_ fields: [(String, Any)]) {
 func randomFloats(_ n: Int, seed: Int) -> [Float] { (0..<n).map { counterUniform(seed: seed, salt: 1, index: $0) * 2 - 1 } }
 
 let config = String(cString: openblas_get_config())
-emit([("measurement", "environment"), ("threads", threads), ("openblas", config),
+emit([("measurement", "environment"), ("threads", threads), ("openblas", config), ("load_average_1min", loadAverage()),
       ("openblas_coretype", ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "default")])
 
 // MARK: GEMMs on BLIP-2 shapes: the executor's matmul (a one-node program) against one raw cblas_sgemm call.
@@ -150,11 +163,21 @@ for (label, lq, lk, mask) in [("cross-attention 32 queries x 257 keys", 32, 257,
 // MARK: Bandwidth: STREAM triad (a = b + s·c) with the same thread count, then memory-bound kernels.
 
 struct Pointers: @unchecked Sendable { let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float> }
+/// a[i] = b[i] + 3·c[i] with the same SIMD16 loads and stores as the runtime's kernels.
 func triad(_ p: Pointers, _ lo: Int, _ hi: Int) {
     var i = lo
+    while i &+ 16 <= hi {
+        let b = UnsafeRawPointer(p.b + i).loadUnaligned(as: SIMD16<Float>.self)
+        let c = UnsafeRawPointer(p.c + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(p.a + i).storeBytes(of: b + 3 * c, as: SIMD16<Float>.self)
+        i &+= 16
+    }
     while i < hi { p.a[i] = p.b[i] + 3 * p.c[i]; i &+= 1 }
 }
 var triadGBs = 1.0
+/// Triad bandwidth per CPU-second (bytes over the CPU time of all threads): comparable with the kernels' figure
+/// of the same kind even when other processes take cores away.
+var triadCPUGBs = 1.0
 
 /// Runs a one-node program over parameters (no input copies) and reports bytes moved per element and ns/element.
 func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ build: (Graph) throws -> Value,
@@ -167,9 +190,14 @@ func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ buil
     }
     let e = try Executable(g, parameters: store)
     let t = try best { try e.run([:]) }
+    let cpu0 = cpuSeconds()
+    for _ in 0..<5 { try e.run([:]) }
+    let cpuPerElement = (cpuSeconds() - cpu0) / 5 / Double(elements)
     let gbs = bytesPerElement * Double(elements) / t * 1e-9
+    let cpuGBs = bytesPerElement / cpuPerElement * 1e-9
     emit([("measurement", "memory_bound"), ("kernel", label), ("elements", elements), ("ns_per_element", t / Double(elements) * 1e9),
-          ("gb_per_s", gbs), ("ratio_to_triad", gbs / triadGBs)])
+          ("cpu_ns_per_element_all_threads", cpuPerElement * 1e9), ("gb_per_s", gbs), ("ratio_to_triad", gbs / triadGBs),
+          ("gb_per_cpu_s", cpuGBs), ("cpu_ratio_to_triad", cpuGBs / triadCPUGBs)])
 }
 
 if wanted("memory") {
@@ -182,7 +210,12 @@ if wanted("memory") {
         DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
     }
     triadGBs = 12.0 * Double(triadN) / triadTime * 1e-9
-    emit([("measurement", "stream_triad"), ("elements", triadN), ("threads", threads), ("gb_per_s", triadGBs)])
+    let cpu0 = cpuSeconds()
+    for _ in 0..<5 {
+        DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
+    }
+    triadCPUGBs = 12.0 * Double(triadN) * 5 / (cpuSeconds() - cpu0) * 1e-9
+    emit([("measurement", "stream_triad"), ("elements", triadN), ("threads", threads), ("gb_per_s", triadGBs), ("gb_per_cpu_s", triadCPUGBs)])
 
     let big = quick ? 1 << 21 : 1 << 23
     try memoryBound("add (a + b)", bytesPerElement: 12, elements: big, { g in

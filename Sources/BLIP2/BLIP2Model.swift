@@ -38,8 +38,9 @@ public struct BLIP2Shapes: Sendable, Equatable {
 /// Roles: the ViT and the LLM are `frozen`; `post_layernorm`, the Q-Former, `query_tokens`, projections and
 /// heads are `trainable`.
 public enum BLIP2Model {
+    /// `maskStyle: .additiveTensor` builds the stage-1 Q-Former masks as ordinary ops (for `fold-masks`).
     public static func build(config c: BLIP2Config, stage: BLIP2Stage, mode: BLIP2Mode = .train,
-                             shapes: BLIP2Shapes = BLIP2Shapes()) throws -> Graph {
+                             shapes: BLIP2Shapes = BLIP2Shapes(), maskStyle: MaskStyle = .attribute) throws -> Graph {
         try c.validate()
         let g = Graph(name: "blip2_\(c.name)_stage\(stage.rawValue)_\(c.llm.kind.rawValue)")
         let trainable = Layers(g, role: .trainable)
@@ -56,7 +57,8 @@ public enum BLIP2Model {
         switch stage {
         case .one:
             let seed = try g.input("sampling_seed", [], .i32)
-            let s1 = try Stage1.build(trainable, c.qformer, image: image, ids: ids, mask: mask, samplingSeed: seed, dropoutSeed: dropoutSeed)
+            let s1 = try Stage1.build(trainable, c.qformer, image: image, ids: ids, mask: mask, samplingSeed: seed, dropoutSeed: dropoutSeed,
+                                       maskStyle: maskStyle)
             g.output("loss", s1.loss)
             g.output("loss_itc", s1.itc)
             g.output("loss_itm", s1.itm)

@@ -38,15 +38,16 @@ public enum DecoderLM {
         public var values: [Value]
     }
 
-    /// Runs the layers over input embeddings `x` `[B, L, d]` at `positions` `i32[L]` (OPT adds its learned
-    /// positions with offset 2; LLaMA rotates queries and keys). With `caches` (one per layer) this is a decode
-    /// step of one token; otherwise the mask is causal with optional key padding `lens`.
+    /// Runs the layers over input embeddings `x` `[B, L, d]` at `positions` `i32[L]` or `i32[B, L]` (OPT adds its
+    /// learned positions with offset 2; LLaMA rotates queries and keys). With `caches` (one per layer) this is a
+    /// decode step of one token; otherwise the mask is causal with optional key padding `lens`. `keyBias`
+    /// (`[B, 1, 1, Lk]`, 0 or −10000) hides keys a count cannot describe: left padding.
     public static func stack(_ nn: Layers, _ c: LLMConfig, embeddings x: Value, positions: Value, lens: Value?,
-                             caches: [KVCacheSlot]? = nil) throws -> StackOutput {
+                             caches: [KVCacheSlot]? = nil, keyBias: Value? = nil) throws -> StackOutput {
         let g = nn.graph
         return try nn.scope(stackScope(c)) {
             var h = x
-            var options = AttentionOptions(mask: .causal, lens: lens)
+            var options = AttentionOptions(mask: .causal, lens: lens, bias: keyBias)
             switch c.kind {
             case .opt:
                 let offset = try g.binary(.add, positions, scalar: 2)

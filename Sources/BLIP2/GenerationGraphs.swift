@@ -13,6 +13,7 @@ import GraphNN
 ///   `present.key.{j}` / `present.value.{j}` (the caches with the new token written at `position`).
 ///
 /// Positions count the Q soft-prompt tokens for decoder-only models (the first prompt token sits at Q).
+/// With `paddedPrompts` the prefill also takes `attention_mask` and the decode step `position_ids` and `key_bias`.
 public struct GenerationGraphs {
     public var config: BLIP2Config
     public var prefill: Graph
@@ -21,10 +22,18 @@ public struct GenerationGraphs {
     public var capacity: Int
     /// Sequence length the prefill writes into the cache (Q + prompt for decoder-only; 0 for T5's decoder).
     public var prefilled: Int
+    public var promptLength: Int
+    /// Graphs for batches of prompts of different lengths; the prefill takes an `attention_mask` [R, P].
+    /// Decoder-only models take the prompts left-padded (HF's batched-generation layout): positions follow HF's
+    /// `cumsum(mask) − 1` rule, padded keys are hidden by a data bias, and the decode graph takes `position_ids`
+    /// [R, 1] and `key_bias` [R, 1, 1, capacity]. T5 takes the encoder prefix right-padded: the encoder and the
+    /// cross-attention mask keys by count (`static.encoder_lens`).
+    public var paddedPrompts: Bool
 
     /// Builds both graphs for `rows` sequences (batch × beams), prompts of `promptLength` tokens and room for
     /// `maxNewTokens` generated tokens.
-    public static func build(config c: BLIP2Config, rows: Int, promptLength: Int, maxNewTokens: Int) throws -> GenerationGraphs {
+    public static func build(config c: BLIP2Config, rows: Int, promptLength: Int, maxNewTokens: Int,
+                             paddedPrompts: Bool = false) throws -> GenerationGraphs {
         try c.validate()
         guard rows > 0, promptLength > 0, maxNewTokens > 0 else {
             throw GraphError(.build, "generation graphs need rows, promptLength and maxNewTokens > 0 (got \(rows), \(promptLength), \(maxNewTokens))")
@@ -34,17 +43,18 @@ public struct GenerationGraphs {
         if c.llm.kind == .opt && capacity > c.llm.maxPositions {
             throw GraphError(.build, "generation: \(capacity) positions exceed the OPT position table (\(c.llm.maxPositions))")
         }
-        let prefill = try buildPrefill(c, rows: rows, promptLength: promptLength, capacity: capacity)
-        let decode = try buildDecode(c, rows: rows, capacity: capacity, encoderLength: q + promptLength)
+        let prefill = try buildPrefill(c, rows: rows, promptLength: promptLength, capacity: capacity, paddedPrompts: paddedPrompts)
+        let decode = try buildDecode(c, rows: rows, capacity: capacity, encoderLength: q + promptLength, paddedPrompts: paddedPrompts)
         return GenerationGraphs(config: c, prefill: prefill, decode: decode, rows: rows, capacity: capacity,
-                                prefilled: c.llm.kind == .t5 ? 0 : q + promptLength)
+                                prefilled: c.llm.kind == .t5 ? 0 : q + promptLength, promptLength: promptLength,
+                                paddedPrompts: paddedPrompts)
     }
 
     static func layers(_ g: Graph) -> (trainable: Layers, frozen: Layers) {
         (Layers(g, role: .trainable), Layers(g, role: .frozen, weightInit: .truncatedBertNormal))
     }
 
-    static func buildPrefill(_ c: BLIP2Config, rows: Int, promptLength: Int, capacity: Int) throws -> Graph {
+    static func buildPrefill(_ c: BLIP2Config, rows: Int, promptLength: Int, capacity: Int, paddedPrompts: Bool = false) throws -> Graph {
         let g = Graph(name: "blip2_\(c.name)_\(c.llm.kind.rawValue)_prefill")
         let (trainable, frozen) = layers(g)
         let v = c.vision
@@ -60,7 +70,15 @@ public struct GenerationGraphs {
         case .opt, .llama:
             let x = try g.concat([prompt, DecoderLM.embedTokens(frozen, c.llm, ids: ids)], axis: 1)
             let length = g.type(of: x).shape[1]
-            let stack = try DecoderLM.stack(frozen, c.llm, embeddings: x, positions: g.iota([length], axis: 0), lens: nil)
+            var positions = try g.iota([length], axis: 0)
+            var keyBias: Value?
+            if paddedPrompts {
+                let mask = try g.input("attention_mask", [rows, promptLength], .i32)
+                (positions, keyBias) = try g.scope("left_padding") {
+                    try paddedPositions(g, mask: g.concat([g.constant(1, shape: [rows, c.qformer.numQueryTokens], .i32), mask], axis: 1))
+                }
+            }
+            let stack = try DecoderLM.stack(frozen, c.llm, embeddings: x, positions: positions, lens: nil, keyBias: keyBias)
             let last = try g.slice(stack.hidden, axis: 1, (length - 1)..<length)
             g.output("logits", try g.reshape(DecoderLM.logits(frozen, c.llm, hidden: last), [rows, c.llm.vocabulary]))
             for j in 0..<c.llm.layers {
@@ -69,7 +87,14 @@ public struct GenerationGraphs {
             }
         case .t5:
             let x = try g.concat([prompt, T5LM.embedTokens(frozen, c.llm, ids: ids)], axis: 1)
-            let encoded = try T5LM.encode(frozen, c.llm, embeddings: x, lens: nil)
+            var lens: Value?
+            if paddedPrompts {
+                let mask = try g.input("attention_mask", [rows, promptLength], .i32)
+                let counted = try g.add(g.reduceSum(mask, axes: [1]), g.constant(Double(c.qformer.numQueryTokens), shape: [], .i32))
+                g.output("static.encoder_lens", counted)
+                lens = counted
+            }
+            let encoded = try T5LM.encode(frozen, c.llm, embeddings: x, lens: lens)
             try frozen.scope("language_model.decoder") {
                 for j in 0..<c.llm.layers {
                     let kv = try g.scope("block.\(j).layer.1.EncDecAttention") { try frozen.projectKeyValues(encoded, layout: c.llm.layout, names: .t5) }
@@ -84,7 +109,19 @@ public struct GenerationGraphs {
         return g
     }
 
-    static func buildDecode(_ c: BLIP2Config, rows: Int, capacity: Int, encoderLength: Int) throws -> Graph {
+    /// HF's positions for a padded batch, `cumsum(mask) · mask − 1` (a GEMM with an upper-triangular matrix of
+    /// ones), and the key bias `[B, 1, 1, L]`: 0 on real tokens, −10000 on padding.
+    static func paddedPositions(_ g: Graph, mask: Value) throws -> (positions: Value, keyBias: Value) {
+        let s = g.type(of: mask).shape
+        let upper = (0..<(s[1] * s[1])).map { $0 / s[1] <= $0 % s[1] ? 1.0 : 0.0 }
+        let running = try g.matmul(g.cast(mask, to: .f32), g.constant(Tensor(.f32, [s[1], s[1]], upper)))
+        let positions = try g.binary(.sub, g.mul(g.cast(running, to: .i32), mask), scalar: 1)
+        let real = try g.emit(.eq, [mask, g.constant(1, shape: [], .i32)])
+        let bias = try g.select(real, g.constant(0, shape: []), g.constant(-10_000, shape: []))
+        return (positions, try g.reshape(bias, [s[0], 1, 1, s[1]]))
+    }
+
+    static func buildDecode(_ c: BLIP2Config, rows: Int, capacity: Int, encoderLength: Int, paddedPrompts: Bool = false) throws -> Graph {
         let g = Graph(name: "blip2_\(c.name)_\(c.llm.kind.rawValue)_decode")
         let (_, frozen) = layers(g)
         let l = c.llm
@@ -101,7 +138,9 @@ public struct GenerationGraphs {
         switch l.kind {
         case .opt, .llama:
             let x = try DecoderLM.embedTokens(frozen, l, ids: ids)
-            let stack = try DecoderLM.stack(frozen, l, embeddings: x, positions: g.reshape(position, [1]), lens: nil, caches: caches)
+            let positions = paddedPrompts ? try g.input("position_ids", [rows, 1], .i32) : try g.reshape(position, [1])
+            let keyBias = paddedPrompts ? try g.input("key_bias", [rows, 1, 1, capacity]) : nil
+            let stack = try DecoderLM.stack(frozen, l, embeddings: x, positions: positions, lens: nil, caches: caches, keyBias: keyBias)
             (hidden, keys, values) = (stack.hidden, stack.keys, stack.values)
         case .t5:
             var cross: [(keys: Value, values: Value)] = []
@@ -110,7 +149,8 @@ public struct GenerationGraphs {
                 cross.append((try g.input("static.cross_key.\(j)", crossShape), try g.input("static.cross_value.\(j)", crossShape)))
             }
             let buckets = try g.input("relative_buckets", [1, capacity], .i32)
-            let d = try T5LM.decode(frozen, l, ids: ids, encoderHidden: nil, encoderLens: nil, caches: caches, buckets: buckets,
+            let encoderLens = paddedPrompts ? try g.input("static.encoder_lens", [rows], .i32) : nil
+            let d = try T5LM.decode(frozen, l, ids: ids, encoderHidden: nil, encoderLens: encoderLens, caches: caches, buckets: buckets,
                                     crossKeyValues: cross)
             (hidden, keys, values) = (d.hidden, d.keys, d.values)
         }

@@ -46,7 +46,9 @@ public struct Generator {
         self.run = run
     }
 
-    /// Greedy decoding for every row of `pixels`/`prompt` (`rows` equal-length prompts).
+    /// Greedy decoding for every row of `pixels`/`prompt`: `rows` prompts, of equal length unless the graphs
+    /// were built with `paddedPrompts` (then any lengths up to `promptLength`, padded here: on the left for
+    /// decoder-only models, on the right for T5's encoder).
     public func greedy(pixels: Tensor, prompt: [[Int]], settings: GenerationSettings) throws -> [GeneratedSequence] {
         var state = try start(pixels: pixels, prompt: prompt)
         var out = (0..<graphs.rows).map { _ in GeneratedSequence(tokens: [], score: 0) }
@@ -121,17 +123,32 @@ public struct Generator {
         var tensors: [String: Tensor]
         var position: Int
         var logits: Tensor
+        /// Real prompt tokens per row (before left padding).
+        var promptLengths: [Int]
     }
 
     func start(pixels: Tensor, prompt: [[Int]]) throws -> State {
-        let length = prompt.first?.count ?? 0
-        guard prompt.count == graphs.rows, prompt.allSatisfy({ $0.count == length }) else {
-            throw GraphError(.evaluate, "generation: need \(graphs.rows) prompts of equal length")
+        let length = graphs.promptLength
+        guard prompt.count == graphs.rows,
+              prompt.allSatisfy({ graphs.paddedPrompts ? ($0.count >= 1 && $0.count <= length) : $0.count == length }) else {
+            throw GraphError(.evaluate, "generation: need \(graphs.rows) prompts of \(graphs.paddedPrompts ? "1 to " : "")\(length) tokens")
         }
-        let out = try run(graphs.prefill, ["pixel_values": pixels, "input_ids": Tensor(ints: prompt.flatMap { $0 }, shape: [graphs.rows, length])])
+        let pad = graphs.config.llm.padTokenId
+        let onRight = graphs.config.llm.kind == .t5
+        func padded(_ row: [Int], _ filler: Int, _ real: (Int) -> Int) -> [Int] {
+            let fill = [Int](repeating: filler, count: length - row.count)
+            return onRight ? row.map(real) + fill : fill + row.map(real)
+        }
+        let ids = prompt.flatMap { padded($0, pad) { $0 } }
+        var feeds = ["pixel_values": pixels, "input_ids": Tensor(ints: ids, shape: [graphs.rows, length])]
+        if graphs.paddedPrompts {
+            feeds["attention_mask"] = Tensor(ints: prompt.flatMap { padded($0, 0) { _ in 1 } }, shape: [graphs.rows, length])
+        }
+        let out = try run(graphs.prefill, feeds)
         var tensors: [String: Tensor] = [:]
         for (name, t) in out where name.hasPrefix("past.") || name.hasPrefix("static.") { tensors[name] = t }
-        let state = State(tensors: tensors, position: graphs.prefilled, logits: out["logits"] ?? Tensor(.f32, [1], [0]))
+        let state = State(tensors: tensors, position: graphs.prefilled, logits: out["logits"] ?? Tensor(.f32, [1], [0]),
+                          promptLengths: prompt.map(\.count))
         if out["logits"] != nil { return state }
         // Encoder-decoder: the first decoder token is the start token.
         return try advance(state, tokens: [Int](repeating: graphs.config.llm.decoderStartTokenId, count: graphs.rows))
@@ -142,6 +159,17 @@ public struct Generator {
         var inputs = state.tensors
         inputs["input_ids"] = Tensor(ints: tokens, shape: [graphs.rows, 1])
         inputs["position"] = Tensor(scalar: Double(state.position), dtype: .i32)
+        if graphs.paddedPrompts && graphs.config.llm.kind != .t5 {
+            // Row b has Q + its prompt + the tokens generated so far; the padding slots stay hidden.
+            let q = graphs.config.qformer.numQueryTokens, generated = state.position - graphs.prefilled
+            inputs["position_ids"] = Tensor(ints: state.promptLengths.map { q + $0 + generated }, shape: [graphs.rows, 1])
+            var bias: [Double] = []
+            for n in state.promptLengths {
+                let firstReal = q + graphs.promptLength - n
+                bias += (0..<graphs.capacity).map { $0 >= q && $0 < firstReal ? -10_000 : 0 }
+            }
+            inputs["key_bias"] = Tensor(.f32, [graphs.rows, 1, 1, graphs.capacity], bias)
+        }
         if graphs.config.llm.kind == .t5 {
             let l = graphs.config.llm
             let b = T5LM.relativeBuckets(queryPositions: [state.position], keyCount: graphs.capacity, bidirectional: false,
@@ -171,6 +199,7 @@ public struct Generator {
     func reorder(_ state: State, _ origin: [Int]) throws -> State {
         var next = state
         for (name, t) in state.tensors { next.tensors[name] = gatherRows(t, origin) }
+        next.promptLengths = origin.map { state.promptLengths[$0] }
         return next
     }
 }

@@ -1,6 +1,15 @@
 import GraphIR
 import GraphNN
 
+/// How a graph expresses the structural attention masks of the Q-Former passes.
+public enum MaskStyle: String, Sendable, CaseIterable {
+    /// The `mask` attribute of the `attention` op (`block`, `prefix_causal`, `padding(%lens)`): the default.
+    case attribute
+    /// An additive `[B, 1, L, L]` bias built from ordinary ops (`Layers.additiveMask`), mask `none`: the input
+    /// the `fold-masks` pass turns back into the attribute form.
+    case additiveTensor = "tensor"
+}
+
 /// One run of the Q-Former over `[queries ; text]` (spec §3). Either part may be absent: query-only (stage 2,
 /// ITC image side), text-only (`query_length` 0), or both (ITM, ITG, and the joint ITC pass).
 public struct QFormerPass {
@@ -14,13 +23,27 @@ public struct QFormerPass {
     public var lens: Value?
     /// Image features `[B, Nv, visionHidden]` for cross-attention (query rows only).
     public var image: Value?
+    public var maskStyle: MaskStyle
 
-    public init(queries: Value?, textIds: Value?, mask: MaskPattern = .none, lens: Value? = nil, image: Value?) {
+    public init(queries: Value?, textIds: Value?, mask: MaskPattern = .none, lens: Value? = nil, image: Value?,
+                maskStyle: MaskStyle = .attribute) {
         self.queries = queries
         self.textIds = textIds
         self.mask = mask
         self.lens = lens
         self.image = image
+        self.maskStyle = maskStyle
+    }
+
+    /// The self-attention options of every layer of this pass (the tensor form is built once per pass).
+    func selfAttentionOptions(_ nn: Layers, length: Int) throws -> AttentionOptions {
+        switch maskStyle {
+        case .attribute: return AttentionOptions(mask: mask, lens: lens)
+        case .additiveTensor:
+            if mask == .none && lens == nil { return AttentionOptions() }
+            let bias = try nn.graph.scope("mask") { try nn.additiveMask(mask, lq: length, lk: length, lens: lens) }
+            return AttentionOptions(bias: bias)
+        }
     }
 }
 
@@ -59,11 +82,12 @@ public enum QFormer {
         if queryCount > 0, pass.image == nil { throw GraphError(.build, "qformer: query rows need image features to cross-attend") }
         return try g.scope("qformer") {
             let joined = parts.count == 1 ? parts[0] : try g.concat(parts, axis: 1)
+            let attention = try pass.selfAttentionOptions(nn, length: g.type(of: joined).shape[1])
             var x = try nn.dropout(nn.layerNorm(joined, name: "layernorm", eps: c.eps), rate: c.hiddenDropout, seed: dropoutSeed)
             try g.scope("encoder") {
                 for i in 0..<c.layers {
                     x = try g.scope("layer.\(i)") {
-                        try layer(nn, c, index: i, x, queryCount: queryCount, pass: pass, dropoutSeed: dropoutSeed)
+                        try layer(nn, c, index: i, x, queryCount: queryCount, pass: pass, attention: attention, dropoutSeed: dropoutSeed)
                     }
                 }
             }
@@ -72,12 +96,12 @@ public enum QFormer {
     }
 
     static func layer(_ nn: Layers, _ c: QFormerConfig, index: Int, _ x: Value, queryCount: Int, pass: QFormerPass,
-                      dropoutSeed: Value?) throws -> Value {
+                      attention: AttentionOptions, dropoutSeed: Value?) throws -> Value {
         let g = nn.graph
         let layout = HeadLayout(heads: c.heads, headDim: c.hidden / c.heads)
         let total = g.type(of: x).shape[1]
         let attended = try g.scope("attention") {
-            try nn.multiHeadAttention(x, layout: layout, names: .bert, options: AttentionOptions(mask: pass.mask, lens: pass.lens)).output
+            try nn.multiHeadAttention(x, layout: layout, names: .bert, options: attention).output
         }
         let s = try nn.postNormResidual(x, nn.dropout(attended, rate: c.hiddenDropout, seed: dropoutSeed), .layerNorm,
                                         name: "attention.output.LayerNorm", eps: c.eps)

@@ -32,14 +32,15 @@ public enum Stage1 {
     /// Builds the three losses. `image` is the post-layernorm vision output `[B, Nv, Dv]`; `ids`/`mask` are the
     /// `[CLS] … [SEP] [PAD]…` text `[B, T]` (`i32`, right-padded); `samplingSeed` drives the hard-negative draws.
     public static func build(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, samplingSeed: Value,
-                             dropoutSeed: Value?) throws -> Outputs {
+                             dropoutSeed: Value?, maskStyle: MaskStyle = .attribute) throws -> Outputs {
         try nn.pass("stage1") { nn in
-            try buildObjectives(nn, c, image: image, ids: ids, mask: mask, samplingSeed: samplingSeed, dropoutSeed: dropoutSeed)
+            try buildObjectives(nn, c, image: image, ids: ids, mask: mask, samplingSeed: samplingSeed, dropoutSeed: dropoutSeed,
+                                maskStyle: maskStyle)
         }
     }
 
     static func buildObjectives(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, samplingSeed: Value,
-                                dropoutSeed: Value?) throws -> Outputs {
+                                dropoutSeed: Value?, maskStyle: MaskStyle) throws -> Outputs {
         let g = nn.graph
         let (b, t) = (g.type(of: ids).shape[0], g.type(of: ids).shape[1])
         let q = c.numQueryTokens
@@ -49,7 +50,8 @@ public enum Stage1 {
 
         // ITC: one pass, queries and text blind to each other.
         let (itc, simI2T, imageFeats, queryOutput) = try nn.pass("itc") { nn -> (Value, Value, Value, Value) in
-            let hidden = try QFormer.run(nn, c, QFormerPass(queries: queries, textIds: ids, mask: .block([q, t]), lens: lens, image: image),
+            let hidden = try QFormer.run(nn, c, QFormerPass(queries: queries, textIds: ids, mask: .block([q, t]), lens: lens, image: image,
+                                                            maskStyle: maskStyle),
                                          dropoutSeed: dropoutSeed)
             let queryOutput = try g.slice(hidden, axis: 1, 0..<q)
             let cls = try g.reshape(g.slice(hidden, axis: 1, q..<(q + 1)), [b, c.hidden])
@@ -76,7 +78,7 @@ public enum Stage1 {
             let pairIds = try g.gather(ids, textIndex, axis: 0)
             let pairLens = try g.gather(lens, textIndex, axis: 0)
             let hidden = try QFormer.run(nn, c, QFormerPass(queries: QFormer.queryTokens(nn, c, batch: 3 * b), textIds: pairIds,
-                                                            mask: .none, lens: pairLens, image: pairImages),
+                                                            mask: .none, lens: pairLens, image: pairImages, maskStyle: maskStyle),
                                          dropoutSeed: dropoutSeed)
             let perQueryLogits = try nn.linear(g.slice(hidden, axis: 1, 0..<q), outFeatures: 2, name: "itm_head")
             let logits = try g.reduceMean(perQueryLogits, axes: [1])
@@ -89,7 +91,7 @@ public enum Stage1 {
             let dec = try g.constant(Double(c.decTokenId), shape: [b, 1], .i32)
             let decIds = try g.concat([dec, g.slice(ids, axis: 1, 1..<t)], axis: 1)
             let hidden = try QFormer.run(nn, c, QFormerPass(queries: queries, textIds: decIds, mask: .prefixCausal(q), lens: lens,
-                                                            image: image),
+                                                            image: image, maskStyle: maskStyle),
                                          dropoutSeed: dropoutSeed)
             let logits = try QFormer.lmHead(nn, c, g.slice(hidden, axis: 1, q..<(q + t)))
             let isPad = try g.emit(.eq, [decIds, g.constant(Double(c.padTokenId), shape: [], .i32)])

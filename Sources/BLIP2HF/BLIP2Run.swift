@@ -1,7 +1,9 @@
+import Foundation
 import BLIP2
 import GraphAutodiff
 import GraphIO
 import GraphIR
+import GraphPasses
 import GraphRuntime
 
 /// `graphc blip2 run`: a Hugging Face BLIP-2 model folder and a `transformers`-style inputs file in, the
@@ -42,8 +44,9 @@ public struct BLIP2Run {
 
     /// Runs the model on the reference interpreter and returns the outputs by their fixture names; with
     /// `grads`, also `grad.<HF name>` for every trainable parameter (needs `labels`).
-    public func run(_ inputs: RunInputs, grads: Bool = false, evaluate: Evaluator = .interpreter) throws -> [String: Tensor] {
-        let forward = try graph(for: inputs)
+    public func run(_ inputs: RunInputs, grads: Bool = false, evaluate: Evaluator = .interpreter,
+                    timer: PhaseTimer = PhaseTimer()) throws -> [String: Tensor] {
+        let forward = try timer.measure("build graph") { try self.graph(for: inputs) }
         var feeds: [String: Tensor] = [
             "pixel_values": inputs.pixelValues,
             "input_ids": Tensor(ints: inputs.textIds.flatMap { $0 }, shape: [inputs.batch, inputs.textLength]).cast(to: .i32),
@@ -63,14 +66,14 @@ public struct BLIP2Run {
             guard model == .conditionalGeneration, let loss = forward.output("loss") else {
                 throw GraphIOError(.safetensors, "--grads is defined for the conditional-generation model (the stage-2 LM loss)")
             }
-            let result = try gradients(of: loss, in: forward)
+            let result = try timer.measure("autodiff") { try gradients(of: loss, in: forward) }
             graph = result.graph
             for (name, value) in result.gradients {
                 graph.output("grad." + name, value)
                 gradientNames.append(("grad." + name, name))
             }
         }
-        let values = try evaluate.run(graph, feeds, weights)
+        let values = try evaluate.run(graph, feeds, weights, timer)
         var out: [String: Tensor] = [:]
         for name in ["vision_last_hidden_state", "qformer_last_hidden_state", "language_projection_output", "itm_logits", "logits_per_image"] {
             if let v = values[name] { out[name] = v }
@@ -111,19 +114,64 @@ public struct BLIP2Run {
 
 /// How a graph is evaluated with the checkpoint's weights.
 public struct Evaluator {
-    public let run: (_ graph: Graph, _ inputs: [String: Tensor], _ weights: HFWeights) throws -> [String: Tensor]
+    public let run: (_ graph: Graph, _ inputs: [String: Tensor], _ weights: HFWeights, _ timer: PhaseTimer) throws -> [String: Tensor]
 
-    public init(_ run: @escaping (Graph, [String: Tensor], HFWeights) throws -> [String: Tensor]) { self.run = run }
+    public init(_ run: @escaping (Graph, [String: Tensor], HFWeights, PhaseTimer) throws -> [String: Tensor]) { self.run = run }
 
     /// The reference interpreter: plain loops over `Double` host tensors (8 bytes per weight); for small models.
-    public static let interpreter = Evaluator { graph, inputs, weights in
-        try Interpreter().run(graph, inputs: inputs, parameters: weights.tensors(for: graph))
+    public static let interpreter = Evaluator { graph, inputs, weights, timer in
+        let parameters = try timer.measure("load weights") { try weights.tensors(for: graph) }
+        return try timer.measure("execute") { try Interpreter().run(graph, inputs: inputs, parameters: parameters) }
     }
 
-    /// The CPU executor (BLAS GEMMs, static memory plan); weights go to its parameter store as `f32`.
-    public static let executor = Evaluator { graph, inputs, weights in
+    /// The CPU executor (BLAS GEMMs, static memory plan) on the graph as built; weights go to its parameter
+    /// store as `f32`.
+    public static let executor = Evaluator { graph, inputs, weights, timer in
+        try execute(graph, inputs, weights, timer)
+    }
+
+    /// The executor after the optimizing passes (canonicalize, fold-masks, cse, fuse, dce; `freeze` is left out
+    /// because it needs every frozen weight as a host tensor). The passes must not change a number beyond
+    /// rounding, so the parity tests run this path too.
+    public static let optimizedExecutor = Evaluator { graph, inputs, weights, timer in
+        let optimized = try timer.measure("passes") { () -> Graph in
+            var g = graph
+            for pass in try ["canonicalize", "fold-masks", "cse", "fuse", "fold-masks", "dce"].map(Passes.named) {
+                g = try pass.run(g, PassContext())
+            }
+            return g
+        }
+        return try execute(optimized, inputs, weights, timer)
+    }
+
+    static func execute(_ graph: Graph, _ inputs: [String: Tensor], _ weights: HFWeights, _ timer: PhaseTimer) throws -> [String: Tensor] {
         let store = ParameterStore()
-        try weights.load(into: graph) { name, shape, values in try store.set(name, floats: Array(values), shape: shape) }
-        return try Executable(graph, parameters: store).run(inputs).all()
+        try timer.measure("load weights") {
+            try weights.load(into: graph) { name, shape, values in try store.set(name, floats: Array(values), shape: shape) }
+        }
+        let executable = try timer.measure("lower") { try Executable(graph, parameters: store) }
+        return try timer.measure("execute") { try executable.run(inputs).all() }
+    }
+}
+
+/// Wall-clock time of each phase of a run, in order (printed by `graphc blip2 run`).
+public final class PhaseTimer {
+    public private(set) var phases: [(name: String, seconds: Double)] = []
+
+    public init() {}
+
+    public func measure<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer {
+            let elapsed = clock.now - start
+            phases.append((name, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
+        }
+        return try body()
+    }
+
+    /// `build graph 0.01 s, load weights 0.20 s, ...`
+    public var summary: String {
+        phases.map { "\($0.name) \(String(format: "%.2f", $0.seconds)) s" }.joined(separator: ", ")
     }
 }

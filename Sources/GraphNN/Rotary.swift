@@ -27,19 +27,22 @@ public struct RotaryEmbedding: Sendable, Equatable {
         (0..<(dim / 2)).map { 1 / pow(base, Double(2 * $0) / Double(dim)) }
     }
 
-    /// Rotates `x` `[B, H, L, D]` (D == dim) at `positions` `i32[L]`.
+    /// Rotates `x` `[B, H, L, D]` (D == dim) at `positions` `i32[L]` (shared by the batch) or `i32[B, L]`
+    /// (per row, e.g. left-padded batches).
     public func apply(_ g: Graph, _ x: Value, positions: Value, file: String = #fileID, line: Int = #line) throws -> Value {
         let s = g.type(of: x).shape
         guard s.count == 4, s[3] == dim, dim % 2 == 0 else {
             throw GraphError(.build, "\(SourceLocation(file: file, line: line)): rotary in scope '\(g.currentScope)': expected [B, H, L, \(dim)] with even dim, got \(s)")
         }
         let l = s[2]
-        let pos = try g.reshape(g.cast(positions, to: g.type(of: x).dtype, file: file, line: line), [l, 1], file: file, line: line)
+        let perRow = g.type(of: positions).rank == 2
+        let pos = try g.reshape(g.cast(positions, to: g.type(of: x).dtype, file: file, line: line), perRow ? [s[0], 1, l, 1] : [l, 1],
+                                file: file, line: line)
         // Per-dimension frequency in the layout's order: halves repeat [f0..fn, f0..fn], pairs repeat f0 f0 f1 f1 …
         let freqs = inverseFrequencies
         let laid = pairing == .halfRotation ? freqs + freqs : freqs.flatMap { [$0, $0] }
         let f = try g.constant(Tensor(g.type(of: x).dtype, [1, dim], laid), file: file, line: line)
-        let angles = try g.mul(pos, f, file: file, line: line)                   // [L, D]
+        let angles = try g.mul(pos, f, file: file, line: line)                   // [L, D] or [B, 1, L, D]
         let cos = try g.unary(.cos, angles, file: file, line: line)
         let sin = try g.unary(.sin, angles, file: file, line: line)
         let rotated = try rotate(g, x, file: file, line: line)

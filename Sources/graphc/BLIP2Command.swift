@@ -43,8 +43,8 @@ struct BLIP2RunCommand: ParsableCommand {
     @Flag(help: "Also write the gradients of the loss with respect to the stage-2 trainable parameters.")
     var grads = false
 
-    @Option(help: ArgumentHelp("executor (BLAS, f32 weights) or interpreter (reference loops, 8 bytes per weight; small models only).", valueName: "ENGINE"))
-    var engine: String = "executor"
+    @Option(help: ArgumentHelp("optimized (passes, then the executor), executor (the graph as built), or interpreter (reference loops, 8 bytes per weight; small models only).", valueName: "ENGINE"))
+    var engine: String = "optimized"
 
     func run() throws {
         do {
@@ -64,18 +64,18 @@ struct BLIP2RunCommand: ParsableCommand {
         }
         let evaluator: Evaluator
         switch engine {
+        case "optimized": evaluator = .optimizedExecutor
         case "executor": evaluator = .executor
         case "interpreter": evaluator = .interpreter
-        default: throw CLIError("--engine must be executor or interpreter, got '\(engine)'")
+        default: throw CLIError("--engine must be optimized, executor or interpreter, got '\(engine)'")
         }
         let runner = try BLIP2Run(folder: checkpoint, model: kind)
         let given = try RunInputs.load(path: inputs, config: runner.config, model: kind)
-        let start = Date()
-        let values = try runner.run(given, grads: grads, evaluate: evaluator)
-        let seconds = Date().timeIntervalSince(start)
+        let timer = PhaseTimer()
+        let values = try runner.run(given, grads: grads, evaluate: evaluator, timer: timer)
         try SafetensorsWriter.write(values, metadata: ["producer": "graphc blip2 run", "checkpoint": checkpoint], to: outputs)
-        var line = "wrote \(values.count) tensors to \(outputs) in \(String(format: "%.2f", seconds)) s"
+        var line = "wrote \(values.count) tensors to \(outputs)"
         if let loss = values["loss"] { line += " (loss \(String(format: "%.6f", loss.scalar)))" }
-        return line
+        return line + "; " + timer.summary
     }
 }

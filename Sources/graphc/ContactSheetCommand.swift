@@ -46,17 +46,21 @@ struct ContactSheetCommand: ParsableCommand {
     @Flag(help: "Apply the training augmentation (random resized crop, horizontal flip).")
     var augment = false
 
+    @Flag(help: "Skip (and count) images that cannot be read instead of stopping.")
+    var skipBad = false
+
     func run() throws {
         do {
-            let written = try write()
-            print("wrote \(written) images to \(out)")
+            let (written, skipped) = try write()
+            print("wrote \(written) images to \(out)" + (skipped.isEmpty ? "" : "; skipped \(skipped.count) unreadable:"))
+            for s in skipped { print("  " + s) }
         } catch let e as GraphIOError {
             throw CLIError(e.description)
         }
     }
 
-    /// Writes the sheet; returns the number of images on it.
-    func write() throws -> Int {
+    /// Writes the sheet; returns the number of images on it and the messages of skipped samples.
+    func write() throws -> (Int, [String]) {
         guard count > 0, imageSize >= 8, cellSize >= 16, columns > 0 else {
             throw CLIError("--count and --columns must be positive, --image-size at least 8, --cell-size at least 16")
         }
@@ -73,9 +77,10 @@ struct ContactSheetCommand: ParsableCommand {
         options.shuffle = shuffle
         options.seed = seed
         options.augment = augment
+        options.onBadSample = skipBad ? .skipAndCount : .fail
         let loader = DataLoader(dataset: dataset, preprocessor: ImagePreprocessor(size: imageSize), options: options)
         guard let batch = try loader.epoch(0).next() else { throw CLIError("\(data): no samples") }
         try ContactSheet.write(images: batch.images, captions: batch.captions, to: out, columns: columns, cellSize: cellSize)
-        return batch.images.count
+        return (batch.images.count, loader.skipped)
     }
 }

@@ -22,22 +22,26 @@ public struct DumpStats: Equatable {
     /// Roles in `ParameterRole` order, only those present.
     public var parameters: [RoleCount]
     public var nodeCount: Int
-    public var totalFlops: Int { ops.reduce(0) { $0 + $1.flops } }
+    public var totalFlops: Int { ops.reduce(0) { saturatingSum($0, $1.flops) } }
 
     public init(_ g: Graph) {
         var byKind: [OpKind: OpCount] = [:]
         for n in g.nodes {
             let flops = n.op.spec.flops(n.operands.map { g.type(of: $0) }, n.type, n.attributes)
-            byKind[n.op, default: OpCount(op: n.op, count: 0, flops: 0)].count += 1
-            byKind[n.op]!.flops += flops
+            var c = byKind[n.op] ?? OpCount(op: n.op, count: 0, flops: 0)
+            c.count += 1
+            c.flops = saturatingSum(c.flops, flops)
+            byKind[n.op] = c
         }
         ops = OpKind.allCases.compactMap { byKind[$0] }
         var byRole: [ParameterRole: RoleCount] = [:]
         for p in g.parameters {
             let t = g.type(of: p.value)
-            byRole[p.role, default: RoleCount(role: p.role, tensors: 0, elements: 0, bytes: 0)].tensors += 1
-            byRole[p.role]!.elements += t.count
-            byRole[p.role]!.bytes += t.byteCount
+            var c = byRole[p.role] ?? RoleCount(role: p.role, tensors: 0, elements: 0, bytes: 0)
+            c.tensors += 1
+            c.elements = saturatingSum(c.elements, t.count)
+            c.bytes = saturatingSum(c.bytes, t.byteCount)
+            byRole[p.role] = c
         }
         parameters = ParameterRole.allCases.compactMap { byRole[$0] }
         nodeCount = g.nodes.count
@@ -47,11 +51,12 @@ public struct DumpStats: Equatable {
     public func report(graphName: String) -> String {
         var lines = ["graph \(graphName): \(nodeCount) nodes", "", "ops by kind:"]
         let opWidth = max(4, ops.map(\.op.mnemonic.count).max() ?? 0)
-        lines.append("  " + pad("op", opWidth) + "  " + lpad("count", 7) + "  " + lpad("flops", 18))
+        let flopsWidth = max(18, grouped(totalFlops).count)
+        lines.append("  " + pad("op", opWidth) + "  " + lpad("count", 7) + "  " + lpad("flops", flopsWidth))
         for o in ops {
-            lines.append("  " + pad(o.op.mnemonic, opWidth) + "  " + lpad(String(o.count), 7) + "  " + lpad(grouped(o.flops), 18))
+            lines.append("  " + pad(o.op.mnemonic, opWidth) + "  " + lpad(String(o.count), 7) + "  " + lpad(grouped(o.flops), flopsWidth))
         }
-        lines.append("  " + pad("total", opWidth) + "  " + lpad(String(nodeCount), 7) + "  " + lpad(grouped(totalFlops), 18)
+        lines.append("  " + pad("total", opWidth) + "  " + lpad(String(nodeCount), 7) + "  " + lpad(grouped(totalFlops), flopsWidth)
                      + "  (" + humanCount(Double(totalFlops), unit: "FLOP") + ")")
         lines += ["", "parameters by role:"]
         if parameters.isEmpty {
@@ -63,7 +68,7 @@ public struct DumpStats: Equatable {
                              + lpad(grouped(r.elements), 15) + "  " + lpad(grouped(r.bytes), 15)
                              + "  (" + humanCount(Double(r.elements), unit: "") + " params, " + humanBytes(r.bytes) + ")")
             }
-            let e = parameters.reduce(0) { $0 + $1.elements }, b = parameters.reduce(0) { $0 + $1.bytes }
+            let e = parameters.reduce(0) { saturatingSum($0, $1.elements) }, b = parameters.reduce(0) { saturatingSum($0, $1.bytes) }
             let t = parameters.reduce(0) { $0 + $1.tensors }
             lines.append("  " + pad("total", 9) + "  " + lpad(String(t), 7) + "  " + lpad(grouped(e), 15) + "  " + lpad(grouped(b), 15))
         }
@@ -86,6 +91,12 @@ extension DumpStats {
     }
 }
 
+/// `a + b`, stuck at `Int.max` instead of trapping: counts of a hand-written file can be absurdly large.
+func saturatingSum(_ a: Int, _ b: Int) -> Int {
+    let (s, overflow) = a.addingReportingOverflow(b)
+    return overflow ? Int.max : s
+}
+
 private func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
 private func lpad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
 
@@ -102,7 +113,7 @@ func grouped(_ n: Int) -> String {
 
 /// `3.9e9, "FLOP"` → `3.90 GFLOP`, `298, "FLOP"` → `298 FLOP`, `67, ""` → `67` (decimal prefixes).
 func humanCount(_ x: Double, unit: String) -> String {
-    for (limit, prefix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] where x >= limit {
+    for (limit, prefix) in [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] where x >= limit {
         return formatFixed(x / limit, 2) + " " + prefix + unit
     }
     return formatFixed(x, 0) + (unit.isEmpty ? "" : " " + unit)

@@ -14,6 +14,6 @@ struct Graphc: ParsableCommand {
               graphc dump mlp --config mnist --stats
             """,
         version: "0.1.0",
-        subcommands: [Dump.self, Opt.self, Models.self, ContactSheetCommand.self, BLIP2Group.self]
+        subcommands: [Dump.self, Opt.self, Models.self, ContactSheetCommand.self, ImportClipartCommand.self, BLIP2Group.self]
     )
 }

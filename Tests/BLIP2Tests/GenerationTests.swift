@@ -126,3 +126,29 @@ import Glibc
         }
     }
 }
+
+@Suite struct PaddedPromptGenerationTests {
+    /// A padded batch of prompts of different lengths (left-padded for decoder-only models, right-padded T5
+    /// encoder prefixes) generates what each prompt generates alone.
+    @Test(arguments: [LLMKind.opt, .llama, .t5])
+    func paddedBatchEqualsRowsAlone(_ llm: LLMKind) throws {
+        let c = BLIP2Config.test(llm: llm)
+        let batch = try GenerationGraphs.build(config: c, rows: 2, promptLength: 3, maxNewTokens: 3, paddedPrompts: true)
+        var params = batch.prefill.initialParameters(seed: 11)
+        params.merge(batch.decode.initialParameters(seed: 11)) { a, _ in a }
+        let p = params
+        let run: Generator.Runner = { g, inputs in try Interpreter().run(g, inputs: inputs, parameters: p) }
+        let pixels = GenerationTests.pixels(c, rows: 2)
+        let prompts = llm == .t5 ? [[7, c.llm.eosTokenId], [9, 7, 12]] : [[c.llm.bosTokenId], [c.llm.bosTokenId, 7, 12]]
+        let settings = GenerationSettings(maxNewTokens: 3)
+        let together = try Generator(graphs: batch, run: run).greedy(pixels: pixels, prompt: prompts, settings: settings)
+        let n = pixels.count / 2
+        for (r, prompt) in prompts.enumerated() {
+            let alone = try GenerationGraphs.build(config: c, rows: 1, promptLength: prompt.count, maxNewTokens: 3)
+            let image = Tensor(.f32, [1] + Array(pixels.shape.dropFirst()), Array(pixels.scalars[(r * n)..<((r + 1) * n)]))
+            let single = try Generator(graphs: alone, run: run).greedy(pixels: image, prompt: [prompt], settings: settings)[0]
+            #expect(together[r].tokens == single.tokens)
+            #expect(abs(together[r].score - single.score) < 1e-4)
+        }
+    }
+}

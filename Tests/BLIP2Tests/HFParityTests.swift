@@ -20,10 +20,18 @@ struct HFParityTests {
         return (0..<mask.shape[0]).map { b in (0..<width).map { mask.scalars[b * width + $0] == 1 } }
     }
 
-    static func evaluator(_ engine: String) -> Evaluator { engine == "executor" ? .executor : .interpreter }
+    static let engines = ["interpreter", "executor", "optimized"]
+
+    static func evaluator(_ engine: String) -> Evaluator {
+        switch engine {
+        case "executor": return .executor
+        case "optimized": return .optimizedExecutor
+        default: return .interpreter
+        }
+    }
 
     @Test("conditional generation: outputs, loss and every stage-2 gradient match",
-          arguments: FixtureFolders.generation, ["interpreter", "executor"])
+          arguments: FixtureFolders.generation, engines)
     func conditionalGeneration(name: String, engine: String) throws {
         let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
@@ -39,7 +47,7 @@ struct HFParityTests {
     }
 
     @Test("retrieval: ITM logits, ITC similarities and the towers match (with and without image placeholders)",
-          arguments: FixtureFolders.retrieval, ["interpreter", "executor"])
+          arguments: FixtureFolders.retrieval, engines)
     func retrieval(name: String, engine: String) throws {
         let run = try BLIP2Run(folder: FixtureFolders.path(name), model: .retrieval)
         let inputs = try RunInputs.load(path: FixtureFolders.path(name) + "/inputs.safetensors", config: run.config, model: .retrieval)
@@ -54,7 +62,7 @@ struct HFParityTests {
         let run = try BLIP2Run(folder: FixtureFolders.path("opt-b"), model: .conditionalGeneration)
         let inputs = try RunInputs.load(path: FixtureFolders.path("opt-b") + "/inputs.safetensors", config: run.config, model: .conditionalGeneration)
         let name = "qformer.encoder.layer.1.output_query.dense.bias"
-        let perturbed = Evaluator { g, feeds, weights in
+        let perturbed = Evaluator { g, feeds, weights, _ in
             var parameters = try weights.tensors(for: g)
             guard let bias = parameters[name] else { throw GraphIOError(.file, "no parameter \(name)") }
             parameters[name] = Tensor(bias.dtype, bias.shape, bias.scalars.enumerated().map { $0 == 0 ? $1 + 1e-2 : $1 })
@@ -63,6 +71,21 @@ struct HFParityTests {
         let outputs = try run.run(inputs, evaluate: perturbed)
         let failures = ParityTolerance.failures(reference: try Self.reference("opt-b"), candidate: outputs, validRows: try Self.validRows("opt-b"))
         #expect(failures.contains { $0.hasPrefix("qformer_last_hidden_state") })
+    }
+
+    @Test("without labels: no loss in the outputs, and --grads is refused")
+    func withoutLabels() throws {
+        let run = try BLIP2Run(folder: FixtureFolders.path("t5"), model: .conditionalGeneration)
+        var tensors = try SafetensorsFile(path: FixtureFolders.path("t5") + "/inputs.safetensors").allTensors()
+        tensors["labels"] = nil
+        let inputs = try RunInputs(tensors: tensors, config: run.config, model: .conditionalGeneration)
+        let outputs = try run.run(inputs, evaluate: .executor)
+        #expect(outputs["loss"] == nil && outputs["logits"] != nil)
+        let reference = try Self.reference("t5")
+        for key in ["vision_last_hidden_state", "qformer_last_hidden_state", "language_projection_output"] {
+            #expect(ParityTolerance.failure(key: key, reference: reference[key]!, candidate: outputs[key]!) == nil)
+        }
+        #expect(throws: GraphIOError.self) { try run.run(inputs, grads: true) }
     }
 
     @Test("checkpoint problems stop the run with the load report")

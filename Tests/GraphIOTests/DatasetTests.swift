@@ -240,9 +240,10 @@ func collect(_ it: EpochIterator) throws -> [Batch] {
         }
         writeBytes(Array(Self.svg.utf8), root + "/svg/recreation/music/violin_colour_ganson.svg")
         writeBytes(Array("<svg><metadata></metadata></svg>".utf8), root + "/svg/food/drinks/coffee_cup_01.svg")
+        try fm.createSymbolicLink(atPath: root + "/png/misc/violin_link.png", withDestinationPath: "../recreation/music/violin_colour_ganson.png")
         let out = root + "/clipart.jsonl"
         let report = try ClipartImporter.importLibrary(root: root, to: out)
-        #expect(report == ClipartImporter.Report(written: 3, withoutSVG: 1, withoutTitle: 1))
+        #expect(report == ClipartImporter.Report(written: 3, withoutSVG: 1, withoutTitle: 1, duplicateLinks: 1))
         let d = try CaptionFileDataset.open(out)
         #expect(d.entries.map(\.caption)[2] == "clip art of violin (colour) & bow: music, instrument")
         #expect(d.entries.map(\.caption)[0] == "clip art of coffee cup: drinks, food")

@@ -16,8 +16,8 @@ let blip2Fixtures = repositoryRoot.appendingPathComponent("Tests/BLIP2Tests/Fixt
     }
 
     @Test(arguments: [("opt-a", "conditional-generation", "executor"), ("opt-b", "conditional-generation", "interpreter"),
-                      ("t5", "conditional-generation", "executor"), ("retrieval", "retrieval", "interpreter"),
-                      ("retrieval-legacy", "retrieval", "executor")])
+                      ("t5", "conditional-generation", "optimized"), ("retrieval", "retrieval", "interpreter"),
+                      ("retrieval-legacy", "retrieval", "optimized")])
     func runWritesOutputsThatMatchTransformers(_ fixture: String, _ model: String, _ engine: String) throws {
         let folder = blip2Fixtures + "/" + fixture
         let out = Self.temporaryFile(fixture)
@@ -49,7 +49,7 @@ let blip2Fixtures = repositoryRoot.appendingPathComponent("Tests/BLIP2Tests/Fixt
         #expect(message(["--checkpoint", folder, "--model", "captioning", "--inputs", folder + "/inputs.safetensors", "--outputs", out])
             .contains("--model must be one of conditional-generation, retrieval, got 'captioning'"))
         #expect(message(["--checkpoint", folder, "--model", "retrieval", "--inputs", folder + "/inputs.safetensors", "--outputs", out,
-                         "--engine", "gpu"]).contains("--engine must be executor or interpreter, got 'gpu'"))
+                         "--engine", "gpu"]).contains("--engine must be optimized, executor or interpreter, got 'gpu'"))
         // The outputs file of a fixture is a valid safetensors file with the wrong tensors for an input.
         #expect(message(["--checkpoint", folder, "--model", "conditional-generation", "--inputs", folder + "/outputs.safetensors", "--outputs", out])
             .contains("unknown input"))

@@ -214,6 +214,27 @@ func exampleGraphs() -> [URL] {
         }
     }
 
+    @Test func hugeShapesGiveStatsInsteadOfOverflowing() throws {
+        // Each tensor is within the parser's 2^53-element limit, but the product's FLOPs (2^79) are not an Int.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("graphc-huge-\(UUID().uuidString).graph").path
+        let text = """
+            graph "huge" {
+              %0 = parameter {name = "w", role = trainable} : f32[67108864, 67108864]
+              %1 = matmul(%0, %0) : f32[67108864, 67108864]
+              %2 = matmul(%1, %1) : f32[67108864, 67108864]
+              output "y" = %2
+            }
+
+            """
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let s = DumpStats(try parseFile(path))
+        #expect(s.ops.first { $0.op == .matmul }?.flops == 2 << 53)
+        #expect(s.parameters.first?.elements == 1 << 52)
+        #expect(saturatingSum(Int.max, 1) == Int.max)
+        #expect(try dump([path, "--stats"]).contains("matmul"))
+    }
+
     @Test func fileOptionsAreRejected() throws {
         #expect(throws: CLIError.self) { try dump(["x.graph", "--config", "tiny"]) }
     }

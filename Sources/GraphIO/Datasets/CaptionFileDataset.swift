@@ -107,7 +107,9 @@ public struct CaptionFileDataset: ImageCaptionDataset {
             let image = try ImageDecoder.decode(path: e.imagePath)
             return ImageCaptionSample(image: image, caption: e.caption, source: e.origin)
         } catch let err as GraphIOError {
-            throw GraphIOError(.dataset, "\(e.origin): image \(e.imagePath): \(err.message)")
+            // Decoder messages start with the path already.
+            let detail = err.message.hasPrefix(e.imagePath) ? err.message : "image \(e.imagePath): \(err.message)"
+            throw GraphIOError(.dataset, "\(e.origin): \(detail)")
         }
     }
 

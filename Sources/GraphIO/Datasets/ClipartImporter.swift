@@ -5,7 +5,8 @@ import Foundation
 /// `.svg`) into the jsonl caption form of `CaptionFileDataset`. Each PNG is paired with its SVG; the caption
 /// comes from the SVG's RDF metadata: the work's `dc:title` (not the creator's) and `dc:subject` keywords,
 /// e.g. `clip art of violin (colour): music, instrument`. Without an SVG or a title, the caption is built
-/// from the file name and category folders, and the report counts it: nothing is dropped silently.
+/// from the file name and category folders, and the report counts it; a PNG that is a link to one already
+/// written is left out and counted: nothing is dropped silently.
 public enum ClipartImporter {
     /// What an import wrote, and how many captions had to come from the file path.
     public struct Report: Equatable, Sendable {
@@ -14,6 +15,8 @@ public enum ClipartImporter {
         public var withoutSVG = 0
         /// SVGs with no usable `dc:title` (captioned from the path).
         public var withoutTitle = 0
+        /// PNGs that are links to an image already written (the package files some images under two categories).
+        public var duplicateLinks = 0
     }
 
     static let genericKeywords: Set<String> = ["clip art", "clipart", "image", "media", "public domain", "svg", "png",
@@ -31,10 +34,19 @@ public enum ClipartImporter {
         while let rel = walker.nextObject() as? String {
             if rel.lowercased().hasSuffix(".png") { pngs.append(rel) }
         }
-        pngs.sort()
+        // Regular files first, so a link never displaces the image it points to.
+        func isLink(_ rel: String) -> Bool {
+            (try? FileManager.default.attributesOfItem(atPath: pngRoot + "/" + rel)[.type] as? FileAttributeType) == .typeSymbolicLink
+        }
+        pngs.sort { (isLink($0) ? 1 : 0, $0) < (isLink($1) ? 1 : 0, $1) }
         var report = Report()
         var out: [(image: String, caption: String)] = []
+        var seen = Set<String>()
         for rel in pngs {
+            guard seen.insert(URL(fileURLWithPath: pngRoot + "/" + rel).resolvingSymlinksInPath().path).inserted else {
+                report.duplicateLinks += 1
+                continue
+            }
             let svg = root + "/svg/" + String(rel.dropLast(4)) + ".svg"
             var caption: String?
             if let data = FileManager.default.contents(atPath: svg) {
@@ -59,7 +71,7 @@ public enum ClipartImporter {
         let t = tidy(title.replacingOccurrences(of: "_", with: " ")).lowercased()
         var seen = Set<String>()
         var kws: [String] = []
-        for k in keywords.map({ tidy($0).lowercased() }) where !k.isEmpty && !genericKeywords.contains(k) && !t.contains(k) {
+        for k in keywords.map({ tidy($0.replacingOccurrences(of: "_", with: " ")).lowercased() }) where !k.isEmpty && !genericKeywords.contains(k) && !t.contains(k) {
             if seen.insert(k).inserted { kws.append(k) }
         }
         return "clip art of \(t)" + (kws.isEmpty ? "" : ": " + kws.prefix(4).joined(separator: ", "))

@@ -186,7 +186,8 @@ let compoundOps: [OpKind: OpSpec] = [
         vjp: .rule(attentionVJP),
         flops: { ops, _, _ in
             let (q, k, v) = (ops[0], ops[1], ops[2])
-            return 2 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] * (q.shape[3] + v.shape[3]) + 5 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2]
+            let scores = Double(q.shape[0]) * Double(q.shape[1]) * Double(q.shape[2]) * Double(k.shape[2])
+            return cappedFlops(2 * scores * Double(q.shape[3] + v.shape[3]) + 5 * scores)
         }),
     .attentionProbs: OpSpec(
         // The attention weights softmax(scale · q·kᵀ + bias, masked) as a [B, H, Lq, Lk] tensor: masked entries and
@@ -202,7 +203,8 @@ let compoundOps: [OpKind: OpSpec] = [
         vjp: .rule(attentionProbsVJP),
         flops: { ops, _, _ in
             let (q, k) = (ops[0], ops[1])
-            return 2 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] * q.shape[3] + 5 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2]
+            let scores = Double(q.shape[0]) * Double(q.shape[1]) * Double(q.shape[2]) * Double(k.shape[2])
+            return cappedFlops(2 * scores * Double(q.shape[3]) + 5 * scores)
         }),
 ]
 

@@ -78,3 +78,10 @@ public func geluErf(_ x: Double) -> Double { 0.5 * x * (1 + Foundation_erf(x / 2
 public func geluTanh(_ x: Double) -> Double {
     0.5 * x * (1 + Foundation_tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
 }
+
+/// A FLOP estimate computed in `Double` and capped at 2^53, for ops whose count multiplies independent
+/// dimensions (matmul, attention): shapes the parser accepts (each tensor at most 2^53 elements) can otherwise
+/// overflow `Int` and trap, and summing capped counts over a graph stays far below `Int.max`.
+func cappedFlops(_ estimate: Double) -> Int {
+    estimate >= 0x1p53 ? 1 << 53 : Int(estimate)
+}

@@ -54,7 +54,7 @@ let matmulOps: [OpKind: OpSpec] = [
         flops: { ops, r, at in
             guard let d = try? matmulDims(ops[0], ops[1], transposeA: at.bool("transpose_a") ?? false,
                                           transposeB: at.bool("transpose_b") ?? false) else { return 0 }
-            return 2 * d.batch.reduce(1, *) * d.m * d.n * d.k
+            return cappedFlops(2 * Double(d.batch.reduce(1, *)) * Double(d.m) * Double(d.n) * Double(d.k))
         }),
 ]
 

@@ -7,100 +7,129 @@ import GraphIR
 // elementwise ops reads and writes memory once. Booleans are 0/1 inside the expression. `f64` kernels evaluate
 // the expression with its reference semantics, element by element.
 
-/// A compiled expression: operand vectors in, result vector out.
-typealias VectorExpression = (UnsafePointer<F16>) -> F16
-
-/// Lane-wise predicate as 0/1.
+/// Lane-wise predicate mask as 0/1 floats.
 @inline(__always) func as01(_ m: Mask16) -> F16 { vsel(m, F16(repeating: 1), F16()) }
 
-func compileVector(_ e: FusedExpression) -> VectorExpression {
-    switch e {
-    case .operand(let i): return { $0[i] }
-    case .literal(let d):
-        let v = F16(repeating: Float(d))
-        return { _ in v }
-    case .apply(let f, let args):
-        let fs = args.map(compileVector)
-        if fs.count == 1 {
-            let a = fs[0]
-            switch f {
-            case "neg": return { -a($0) }
-            case "abs": return { vabs(a($0)) }
-            case "exp": return { vexp(a($0)) }
-            case "log": return { vlog(a($0)) }
-            case "sqrt": return { a($0).squareRoot() }
-            case "rsqrt": return { 1 / a($0).squareRoot() }
-            case "tanh": return { vtanh(a($0)) }
-            case "erf": return { verf(a($0)) }
-            case "sigmoid": return { vsigmoid(a($0)) }
-            case "relu": return { vmax(a($0), F16()) }
-            case "logical_not": return { as01(a($0) .== 0) }
-            case "gelu": return { GeluErfOp.apply(a($0)) }
-            case "gelu_tanh": return { GeluTanhOp.apply(a($0)) }
-            default:
-                // sin, cos: rare; scalar libm per lane.
-                let g: (Double) -> Double = f == "sin" ? Foundation.sin : Foundation.cos
-                return { o in
-                    let x = a(o)
-                    var r = F16()
-                    for j in 0..<16 { r[j] = Float(g(Double(x[j]))) }
-                    return r
-                }
-            }
-        }
-        if fs.count == 3 {
-            let (c, a, b) = (fs[0], fs[1], fs[2])
-            return { o in vselect(c(o), a(o), b(o)) }
-        }
-        let (a, b) = (fs[0], fs[1])
-        switch f {
-        case "add": return { a($0) + b($0) }
-        case "sub": return { a($0) - b($0) }
-        case "mul": return { a($0) * b($0) }
-        case "div": return { a($0) / b($0) }
-        case "maximum": return { MaxOp.apply(a($0), b($0)) }
-        case "minimum": return { MinOp.apply(a($0), b($0)) }
-        case "eq": return { as01(a($0) .== b($0)) }
-        case "ne": return { as01(a($0) .!= b($0)) }
-        case "lt": return { as01(a($0) .< b($0)) }
-        case "le": return { as01(a($0) .<= b($0)) }
-        case "gt": return { as01(a($0) .> b($0)) }
-        case "ge": return { as01(a($0) .>= b($0)) }
-        case "logical_and": return { as01((a($0) .!= 0) .& (b($0) .!= 0)) }
-        case "logical_or": return { as01((a($0) .!= 0) .| (b($0) .!= 0)) }
-        default:
-            // pow: scalar libm per lane.
-            return { o in
-                let (x, y) = (a(o), b(o))
-                var r = F16()
-                for j in 0..<16 { r[j] = Float(Foundation.pow(Double(x[j]), Double(y[j]))) }
-                return r
-            }
-        }
+enum LogicalNotOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { as01(x .== 0) } }
+enum EqOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .== b) } }
+enum NeOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .!= b) } }
+enum LtOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .< b) } }
+enum LeOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .<= b) } }
+enum GtOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .> b) } }
+enum GeOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01(a .>= b) } }
+enum AndOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01((a .!= 0) .& (b .!= 0)) } }
+enum OrOp: BinaryF32Op { @inline(__always) static func apply(_ a: F16, _ b: F16) -> F16 { as01((a .!= 0) .| (b .!= 0)) } }
+
+/// Elements per register of a tile program: large enough that one indirect call per instruction is noise, small
+/// enough that all registers stay in L1.
+let tileElements = 256
+
+/// One instruction over whole registers: (a, b, c, destination, element count rounded up to 16).
+typealias TileFunction = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+
+func unaryTile<Op: UnaryF32Op>(_: Op.Type) -> TileFunction {
+    { x, _, _, y, n in
+        var i = 0
+        while i < n { store16(Op.apply(load16(x + i)), y + i); i &+= 16 }
     }
 }
 
-/// Loads 16 (or `n` < 16) elements of an operand as floats, with stride 0 (splat) or 1.
-@inline(__always)
-func loadOperand(_ p: UnsafeRawPointer, _ d: DType, _ offset: Int, _ stride: Int, _ n: Int) -> F16 {
-    if d == .f32 {
-        let f = p.assumingMemoryBound(to: Float.self) + offset
-        if stride == 0 { return F16(repeating: f[0]) }
-        if n == 16 { return load16(f) }
-        var v = F16()
-        for j in 0..<n { v[j] = f[j] }
-        return v
+func binaryTile<Op: BinaryF32Op>(_: Op.Type) -> TileFunction {
+    { a, b, _, y, n in
+        var i = 0
+        while i < n { store16(Op.apply(load16(a + i), load16(b + i)), y + i); i &+= 16 }
     }
-    if stride == 0 { return F16(repeating: Float(loadScalar(p, d, offset))) }
-    var v = F16()
-    for j in 0..<n { v[j] = Float(loadScalar(p, d, offset &+ j)) }
-    return v
+}
+
+/// Rare functions (sin, cos, pow) through libm per element.
+func scalarTile(_ f: @escaping (Double, Double) -> Double) -> TileFunction {
+    { a, b, _, y, n in for i in 0..<n { y[i] = Float(f(Double(a[i]), Double(b[i]))) } }
+}
+
+/// An f32 fused expression compiled to straight-line code over registers of `tileElements` floats: operand loads
+/// and literals first (SSA, one register each), then one instruction per function application. Loads of
+/// broadcast (stride-0) operands and literals are constant along a run and are filled once per segment.
+struct TileProgram {
+    enum Instruction {
+        case load(operand: Int, register: Int)
+        case literal(Float, register: Int)
+        case apply(TileFunction, arguments: [Int], register: Int)
+    }
+    var instructions: [Instruction] = []
+    var registers = 0
+    var result = 0
+
+    init(_ e: FusedExpression) {
+        var loaded: [Int: Int] = [:]
+        result = emit(e, &loaded)
+    }
+
+    mutating func emit(_ e: FusedExpression, _ loaded: inout [Int: Int]) -> Int {
+        switch e {
+        case .operand(let i):
+            if let r = loaded[i] { return r }
+            registers += 1
+            instructions.append(.load(operand: i, register: registers - 1))
+            loaded[i] = registers - 1
+            return registers - 1
+        case .literal(let d):
+            registers += 1
+            instructions.append(.literal(Float(d), register: registers - 1))
+            return registers - 1
+        case .apply(let f, let args):
+            let regs = args.map { emit($0, &loaded) }
+            registers += 1
+            instructions.append(.apply(TileProgram.function(f), arguments: regs, register: registers - 1))
+            return registers - 1
+        }
+    }
+
+    static func function(_ f: String) -> TileFunction {
+        switch f {
+        case "neg": return unaryTile(NegOp.self)
+        case "abs": return unaryTile(AbsOp.self)
+        case "exp": return unaryTile(ExpOp.self)
+        case "log": return unaryTile(LogOp.self)
+        case "sqrt": return unaryTile(SqrtOp.self)
+        case "rsqrt": return unaryTile(RsqrtOp.self)
+        case "tanh": return unaryTile(TanhOp.self)
+        case "erf": return unaryTile(ErfOp.self)
+        case "sigmoid": return unaryTile(SigmoidOp.self)
+        case "relu": return unaryTile(ReluOp.self)
+        case "logical_not": return unaryTile(LogicalNotOp.self)
+        case "gelu": return unaryTile(GeluErfOp.self)
+        case "gelu_tanh": return unaryTile(GeluTanhOp.self)
+        case "sin": return scalarTile { x, _ in Foundation.sin(x) }
+        case "cos": return scalarTile { x, _ in Foundation.cos(x) }
+        case "add": return binaryTile(AddOp.self)
+        case "sub": return binaryTile(SubOp.self)
+        case "mul": return binaryTile(MulOp.self)
+        case "div": return binaryTile(DivOp.self)
+        case "maximum": return binaryTile(MaxOp.self)
+        case "minimum": return binaryTile(MinOp.self)
+        case "eq": return binaryTile(EqOp.self)
+        case "ne": return binaryTile(NeOp.self)
+        case "lt": return binaryTile(LtOp.self)
+        case "le": return binaryTile(LeOp.self)
+        case "gt": return binaryTile(GtOp.self)
+        case "ge": return binaryTile(GeOp.self)
+        case "logical_and": return binaryTile(AndOp.self)
+        case "logical_or": return binaryTile(OrOp.self)
+        case "pow": return scalarTile { Foundation.pow($0, $1) }
+        default:
+            // where(c, a, b)
+            return { c, a, b, y, n in
+                var i = 0
+                while i < n { store16(vselect(load16(c + i), load16(a + i), load16(b + i)), y + i); i &+= 16 }
+            }
+        }
+    }
 }
 
 /// Evaluates a fused expression over the broadcast of its operands into `output` (f32 or bool storage).
 struct FusedMap {
     let expression: FusedExpression
-    let vector: VectorExpression
+    let program: TileProgram
     let loop: BroadcastLoop
     let operandTypes: [DType]
     let outType: TensorType
@@ -108,7 +137,7 @@ struct FusedMap {
 
     init(_ expression: FusedExpression, operands: [TensorType], output: TensorType) {
         self.expression = expression
-        vector = compileVector(expression)
+        program = TileProgram(expression)
         loop = BroadcastLoop(operands: operands.map(\.shape), output: output.shape)
         operandTypes = operands.map(\.dtype)
         outType = output
@@ -122,26 +151,50 @@ struct FusedMap {
             return
         }
         let cost = Swift.max(1, expression.opCount)
+        let program = self.program
+        let width = tileElements
         loop.forSegments(threads: threads, cost: cost) { run, start, len in
-            withUnsafeTemporaryAllocation(of: F16.self, capacity: Swift.max(k, 1)) { regs in
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(k, 1)) { offsets in
-                    for i in 0..<k { offsets[i] = loop.offset(i, run: run) &+ start &* loop.innerStride[i] }
-                    let base = run &* loop.runLength &+ start
-                    var j = 0
-                    while j < len {
-                        let n = Swift.min(16, len &- j)
-                        for i in 0..<k {
-                            regs[i] = loadOperand(operands[i], operandTypes[i], offsets[i] &+ j &* loop.innerStride[i], loop.innerStride[i], n)
-                        }
-                        let r = vector(UnsafePointer(regs.baseAddress!))
-                        if outType.dtype == .f32 {
-                            let o = out.assumingMemoryBound(to: Float.self) + (base &+ j)
-                            if n == 16 { store16(r, o) } else { for t in 0..<n { o[t] = r[t] } }
-                        } else {
-                            for t in 0..<n { storeScalar(out, outType.dtype, base &+ j &+ t, Double(r[t])) }
-                        }
-                        j &+= 16
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: program.registers * width) { regs in
+                let base = regs.baseAddress!
+                base.initialize(repeating: 0, count: program.registers * width)
+                @inline(__always) func register(_ r: Int) -> UnsafeMutablePointer<Float> { base + r &* width }
+                // Constant along the run: broadcast operands and literals.
+                for ins in program.instructions {
+                    switch ins {
+                    case .literal(let v, let r): register(r).update(repeating: v, count: width)
+                    case .load(let i, let r) where loop.innerStride[i] == 0:
+                        register(r).update(repeating: Float(loadScalar(operands[i], operandTypes[i], loop.offset(i, run: run))), count: width)
+                    default: break
                     }
+                }
+                let outBase = run &* loop.runLength &+ start
+                var j = 0
+                while j < len {
+                    let n = Swift.min(width, len &- j), rounded = (n &+ 15) & ~15
+                    for ins in program.instructions {
+                        switch ins {
+                        case .load(let i, let r) where loop.innerStride[i] != 0:
+                            let from = loop.offset(i, run: run) &+ start &+ j
+                            if operandTypes[i] == .f32 {
+                                register(r).update(from: operands[i].assumingMemoryBound(to: Float.self) + from, count: n)
+                            } else {
+                                for t in 0..<n { register(r)[t] = Float(loadScalar(operands[i], operandTypes[i], from &+ t)) }
+                            }
+                        case .apply(let f, let args, let r):
+                            let a = UnsafePointer(register(args[0]))
+                            let b = args.count > 1 ? UnsafePointer(register(args[1])) : a
+                            let c = args.count > 2 ? UnsafePointer(register(args[2])) : a
+                            f(a, b, c, register(r), rounded)
+                        default: break
+                        }
+                    }
+                    let result = register(program.result)
+                    if outType.dtype == .f32 {
+                        (out.assumingMemoryBound(to: Float.self) + (outBase &+ j)).update(from: result, count: n)
+                    } else {
+                        for t in 0..<n { storeScalar(out, outType.dtype, outBase &+ j &+ t, Double(result[t])) }
+                    }
+                    j &+= width
                 }
             }
         }
