@@ -104,7 +104,7 @@ struct Stage2: ParsableCommand {
         let p = try common.pipeline()
         let features = try p.imageFeatures()
         _ = try p.stage2(budget(steps: steps, minutes: minutes, defaultSteps: 1000), features: features)
-        try reportCaptions(p, features: features, count: captions, beams: beams)
+        try reportCaptions(p, count: captions, beams: beams)
     }
 }
 
@@ -118,12 +118,12 @@ struct Evaluate: ParsableCommand {
         let p = try common.pipeline()
         let features = try p.imageFeatures()
         print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features, rerank: rerank > 0 ? rerank : nil)))
-        try reportCaptions(p, features: features, count: captions, beams: beams)
+        try reportCaptions(p, count: captions, beams: beams)
     }
 }
 
-func reportCaptions(_ p: TinyPipeline, features: FeatureCache, count: Int, beams: Int) throws {
-    let hyps = try p.generateCaptions(features: features, limit: count, beams: beams)
+func reportCaptions(_ p: TinyPipeline, count: Int, beams: Int) throws {
+    let hyps = try p.generateCaptions(limit: count, beams: beams)
     let refs = Array(p.heldOut.captions.prefix(hyps.count))
     print("stage 2 captions (\(beams > 1 ? "beam \(beams)" : "greedy"), \(hyps.count) held-out images):\n" + formatMetrics(captionReport(hypotheses: hyps, references: refs)))
     for i in 0..<min(8, hyps.count) { print("  [\(i)] generated: \(hyps[i])\n       reference: \(refs[i])") }
@@ -159,7 +159,7 @@ struct All: ParsableCommand {
         let s1 = try p.evaluateStage1(features: features)
         print("\n== graphc tiny BLIP-2: \(p.train.count) training images, held-out \(min(1000, p.heldOut.count)), \(String(format: "%.1f", Date().timeIntervalSince(start) / 60)) min ==")
         print("stage 1 retrieval (held-out; '_caption' counts any item with the identical caption):\n" + formatMetrics(s1))
-        try reportCaptions(p, features: features, count: 1000, beams: beams)
+        try reportCaptions(p, count: 1000, beams: beams)
         print("outputs in \(common.out)/ (curves.svg and metrics.jsonl per phase, captions.png)")
     }
 }

@@ -139,28 +139,38 @@ extension TinyPipeline {
         return try Stage1Evaluator(pipeline: self, store: store, features: features).evaluate(limit: limit, rerank: rerank)
     }
 
-    /// Generates captions for the first `limit` held-out images with the stage-2 model (greedy, or beam search
-    /// with `beams` > 1), returning them in order.
-    public func generateCaptions(features: FeatureCache, limit: Int, beams: Int = 1, lengthPenalty: Double = 1) throws -> [String] {
-        let e = recipe.evalBatch, t = recipe.lmTextLength
-        let model = try BLIP2Model.build(config: config, stage: .two, mode: .eval, shapes: BLIP2Shapes(batch: e, textLength: t))
-        let split = try frozenPrefix(model)
-        let store = try stage2Store(for: split.rest)
-        let exe = try settings.compiler.forward(split.rest, store: store)
-        let decoder = CaptionDecoder(recipe: recipe, batch: e, featureName: split.boundary[0], executable: exe)
-        let n = min(limit, heldOut.count)
+    /// Generates captions for the first `limit` held-out images with the stage-2 model through BLIP-2's
+    /// generation graphs (prefill + one-token decode step with a KV cache): greedy, or beam search with `beams` > 1.
+    public func generateCaptions(limit: Int, beams: Int = 1, lengthPenalty: Double = 1) throws -> [String] {
+        let rows = beams > 1 ? beams : recipe.evalBatch
+        let tok = recipe.tokenizer
+        var graphs = try GenerationGraphs.build(config: config, rows: rows, promptLength: 1, maxNewTokens: recipe.lmTextLength - 1)
+        graphs.prefill = try settings.compiler.pipeline("inference", graphs.prefill)
+        graphs.decode = try settings.compiler.pipeline("inference", graphs.decode)
+        let store = ParameterStore()
+        try loadFrozen(["vision.safetensors", "lm.safetensors"], into: store)
+        let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage2"))
+        for p in graphs.prefill.parameters + graphs.decode.parameters where p.role == .trainable {
+            guard let t = ck.state[p.name] else { throw TrainingError("the stage-2 checkpoint lacks '\(p.name)'") }
+            try store.set(p.name, t)
+        }
+        let session = Session(parameters: store, options: settings.compiler.runtime())
+        let generator = Generator(graphs: graphs) { g, inputs in try session.run(g, inputs) }
+        let options = GenerationSettings(maxNewTokens: recipe.lmTextLength - 1, numBeams: max(beams, 1), lengthPenalty: lengthPenalty,
+                                         stopTokens: [tok.eos])
+        let n = min(limit, heldOut.count), s = heldOut.imageSize
+        func text(_ g: GeneratedSequence) -> String { tok.decode(g.tokens, stop: [tok.eos, tok.pad]) }
         var captions: [String] = []
         if beams <= 1 {
-            try batched(n, batch: e) { idx, real in
-                captions += try decoder.greedy(features: features.batch(features.heldOut, idx)).prefix(real)
+            try batched(n, batch: rows) { idx, real in
+                let pixels = Tensor(floats: heldOut.pixelBatch(idx), shape: [rows, 3, s, s])
+                let out = try generator.greedy(pixels: pixels, prompt: [[Int]](repeating: [tok.bos], count: rows), settings: options)
+                captions += out.prefix(real).map(text)
             }
         } else {
-            let perBatch = max(1, e / beams)
-            var start = 0
-            while start < n {
-                let images = Array(start..<min(start + perBatch, n))
-                captions += try decoder.beam(features: features, images: images, beams: beams, lengthPenalty: lengthPenalty)
-                start += perBatch
+            for i in 0..<n {
+                let pixels = Tensor(floats: heldOut.pixelBatch([i]), shape: [1, 3, s, s])
+                captions.append(text(try generator.beamSearch(pixels: pixels, prompt: [tok.bos], settings: options)))
             }
         }
         return captions
@@ -186,79 +196,5 @@ func maxOverQueriesSimilarity(images: [Float], texts: [Float], queries q: Int, w
                 }
             }
         }
-    }
-}
-
-/// Autoregressive decoding with the stage-2 forward graph: each step re-runs the whole (short) sequence and
-/// reads the logits at the last real position; the causal mask makes later slots irrelevant.
-struct CaptionDecoder {
-    let recipe: TinyRecipe
-    let batch: Int
-    let featureName: String
-    let executable: Executable
-
-    var q: Int { recipe.config.qformer.numQueryTokens }
-    var v: Int { recipe.config.llm.vocabulary }
-    var t: Int { recipe.lmTextLength }
-    var tok: WordTokenizer { recipe.tokenizer }
-
-    /// Log-probabilities of the next token after `prefixes` (each ≤ t tokens starting with [BOS]).
-    func nextLogProbs(features: [Float], prefixes: [[Int]]) throws -> [[Double]] {
-        var ids = [Double](repeating: Double(tok.pad), count: batch * t)
-        var mask = [Double](repeating: 0, count: batch * t)
-        for (r, p) in prefixes.enumerated() {
-            for (k, id) in p.enumerated() { ids[r * t + k] = Double(id); mask[r * t + k] = 1 }
-        }
-        let out = try executable.run(floats: [featureName: features],
-                                     others: ["input_ids": Tensor(.i32, [batch, t], ids), "attention_mask": Tensor(.i32, [batch, t], mask),
-                                              "labels": Tensor(.i32, [batch, t], repeating: -100)])
-        let logits = try out.floats("logits")
-        return prefixes.enumerated().map { r, p in
-            let base = (r * (q + t) + q + p.count - 1) * v
-            let row = (0..<v).map { Double(logits[base + $0]) }
-            let m = row.max()!
-            let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
-            return row.map { $0 - lse }
-        }
-    }
-
-    func greedy(features: [Float]) throws -> [String] {
-        var seqs = [[Int]](repeating: [tok.bos], count: batch)
-        var done = [Bool](repeating: false, count: batch)
-        while seqs[0].count < t && done.contains(false) {
-            let lp = try nextLogProbs(features: features, prefixes: seqs)
-            for r in 0..<batch where !done[r] {
-                let next = lp[r].indices.max { lp[r][$0] < lp[r][$1] }!
-                seqs[r].append(next)
-                if next == tok.eos { done[r] = true }
-            }
-        }
-        return seqs.map { tok.decode(Array($0.dropFirst()), stop: [tok.eos, tok.pad]) }
-    }
-
-    /// Beam search with a length penalty (score / length^penalty), stopping at [EOS].
-    func beam(features: FeatureCache, images: [Int], beams k: Int, lengthPenalty: Double) throws -> [String] {
-        struct Hyp { var ids: [Int]; var score: Double; var done: Bool }
-        var hyps = images.map { _ in [Hyp(ids: [tok.bos], score: 0, done: false)] }
-        func norm(_ h: Hyp) -> Double { h.score / pow(Double(max(h.ids.count - 1, 1)), lengthPenalty) }
-        for _ in 1..<t {
-            if hyps.allSatisfy({ $0.allSatisfy(\.done) }) { break }
-            var rowsImage: [Int] = [], rowsPrefix: [[Int]] = []
-            for (i, hs) in hyps.enumerated() { for h in hs { rowsImage.append(images[i]); rowsPrefix.append(h.ids) } }
-            while rowsImage.count < batch { rowsImage.append(images[0]); rowsPrefix.append([tok.bos]) }
-            let lp = try nextLogProbs(features: features.batch(features.heldOut, rowsImage), prefixes: rowsPrefix)
-            var row = 0
-            for i in 0..<hyps.count {
-                var candidates: [Hyp] = []
-                for h in hyps[i] {
-                    defer { row += 1 }
-                    if h.done { candidates.append(h); continue }
-                    let best = lp[row].indices.sorted { lp[row][$0] > lp[row][$1] }.prefix(k)
-                    for id in best { candidates.append(Hyp(ids: h.ids + [id], score: h.score + lp[row][id], done: id == tok.eos)) }
-                }
-                hyps[i] = Array(candidates.sorted { norm($0) > norm($1) }.prefix(k))
-            }
-        }
-        return hyps.map { hs in tok.decode(Array(hs.max { norm($0) < norm($1) }!.ids.dropFirst()), stop: [tok.eos, tok.pad]) }
     }
 }
