@@ -32,7 +32,9 @@ let package = Package(
         .target(name: "GraphIR", swiftSettings: v5),
         .target(name: "GraphAutodiff", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "GraphPasses", dependencies: ["GraphIR", "GraphAutodiff"], swiftSettings: v5),
-        .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS"], swiftSettings: v5),
+        // Hot f32 kernels in C, built per instruction set and chosen at run time (no unsafe flags; Docs/Runtime.md).
+        .target(name: "CRuntimeKernels"),
+        .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS", "CRuntimeKernels"], swiftSettings: v5),
         .target(name: "GraphNN", dependencies: ["GraphIR"], swiftSettings: v5),
         .target(name: "BLIP2", dependencies: ["GraphIR", "GraphNN"], swiftSettings: v5),
         .target(name: "GraphIO", dependencies: ["GraphIR", "CImageCodecs"], swiftSettings: v5),
@@ -75,7 +77,7 @@ let package = Package(
         .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphPasses", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphIOTests", dependencies: ["GraphIR", "GraphIO"], resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR"], swiftSettings: v5),
+        .testTarget(name: "TrainingKitTests", dependencies: ["TrainingKit", "GraphIR", "GraphIO", "GraphRuntime", "BLIP2"], swiftSettings: v5),
         .testTarget(name: "graphcTests", dependencies: ["graphc", "BLIP2HF", "GraphIO"], swiftSettings: v5),
     ]
 )

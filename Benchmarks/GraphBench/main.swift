@@ -7,7 +7,7 @@ import GraphIR
 import GraphRuntime
 
 let quick = CommandLine.arguments.contains("--quick")
-/// `GraphBench [gemm] [attention] [memory]` runs only those groups (all by default).
+/// `GraphBench [gemm] [attention] [memory] [passes]` runs only those groups (all by default).
 let groups = Set(CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") })
 func wanted(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
 let threads = RuntimeThreads.allCores
@@ -242,4 +242,8 @@ if wanted("memory") {
     try memoryBound("layer_norm rows 16384x768", bytesPerElement: 8, elements: 16384 * 768, { g in
         try g.layerNorm(try g.parameter("x", [16384, 768]), gamma: try g.parameter("g", [768]), beta: try g.parameter("b", [768]), eps: 1e-5)
     }, [("x", [16384, 768]), ("g", [768]), ("b", [768])])
+}
+
+if wanted("passes") {
+    try runPassesBenchmark()
 }

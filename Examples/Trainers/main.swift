@@ -27,6 +27,12 @@ struct Common: ParsableArguments {
     var checkpointEvery = 200
     @Flag(help: "Print only the summary.")
     var quiet = false
+    @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
+    var visionCheckpoint: String?
+    @Option(help: "Frozen LM from a safetensors file or HF model folder (language_model.* or bare OPT model.decoder.* names) instead of frozen/lm.safetensors; its vocabulary must be the run's vocab.txt.")
+    var lmCheckpoint: String?
+    @Option(help: "Initialise the Q-Former from a BERT safetensors file or folder (e.g. all-MiniLM-L6-v2; needs config.json and vocab.txt): Q-Former sizes from its config, Q-Former text in its WordPiece vocabulary.")
+    var qformerInit: String?
 
     func pipeline() throws -> TinyPipeline {
         let outDir = URL(fileURLWithPath: out)
@@ -46,6 +52,11 @@ struct Common: ParsableArguments {
         }
         var recipe = TinyRecipe(tokenizer: tokenizer, imageSize: imageSize)
         recipe.seed = seed
+        let derived = try recipe.useCheckpoints(ModelCheckpoints(vision: visionCheckpoint, languageModel: lmCheckpoint, qformerInit: qformerInit))
+        if !quiet { for line in derived { say(line) } }
+        guard recipe.config.vision.imageSize == imageSize else {
+            throw ValidationError("--vision-checkpoint expects \(recipe.config.vision.imageSize)-pixel images (its position table); pass --image-size \(recipe.config.vision.imageSize)")
+        }
         var settings = RunSettings(outDir: outDir)
         settings.resume = resume
         settings.verbose = !quiet
@@ -71,8 +82,12 @@ struct Pretrain: ParsableCommand {
     func run() throws {
         InterruptFlag.install()
         let p = try common.pipeline()
-        _ = try p.pretrainVision(budget(steps: vitSteps, minutes: vitMinutes, defaultSteps: 1500))
-        _ = try p.pretrainLanguageModel(budget(steps: lmSteps, minutes: lmMinutes, defaultSteps: 600))
+        if common.visionCheckpoint == nil {
+            _ = try p.pretrainVision(budget(steps: vitSteps, minutes: vitMinutes, defaultSteps: 1500))
+        } else { say("ViT pretraining skipped: --vision-checkpoint is given") }
+        if common.lmCheckpoint == nil {
+            _ = try p.pretrainLanguageModel(budget(steps: lmSteps, minutes: lmMinutes, defaultSteps: 600))
+        } else { say("LM pretraining skipped: --lm-checkpoint is given") }
     }
 }
 
@@ -142,11 +157,11 @@ struct All: ParsableCommand {
         let p = try common.pipeline()
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
-        if !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
+        if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
             _ = try p.pretrainVision(Budget(minutes: 0.38 * m))
         }
         if InterruptFlag.isRaised { return }
-        if !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
+        if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
             _ = try p.pretrainLanguageModel(Budget(minutes: 0.08 * m))
         }
         if InterruptFlag.isRaised { return }

@@ -148,7 +148,8 @@ extension TinyPipeline {
         graphs.prefill = try settings.compiler.pipeline("inference", graphs.prefill)
         graphs.decode = try settings.compiler.pipeline("inference", graphs.decode)
         let store = ParameterStore()
-        try loadFrozen(["vision.safetensors", "lm.safetensors"], into: store)
+        try loadFrozen(.vision, into: store, for: graphs.prefill)
+        try loadFrozen(.languageModel, into: store, for: graphs.prefill)
         let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage2"))
         for p in graphs.prefill.parameters + graphs.decode.parameters where p.role == .trainable {
             guard let t = ck.state[p.name] else { throw TrainingError("the stage-2 checkpoint lacks '\(p.name)'") }

@@ -88,13 +88,13 @@ public final class TinyPipeline {
             lossOutputs: ["loss"],
             inputs: { step in
                 let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed)
-                let text = recipe.qformerText(idx.map { train.captions[$0] })
+                let text = recipe.clipText(idx.map { train.captions[$0] })
                 return (["pixel_values": train.pixelBatch(idx)], ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)], b)
             },
             evaluate: { [unowned self] in
                 var img: [[Float]] = [], txt: [[Float]] = []
                 try self.batched(min(heldOut.count, 1000), batch: b) { idx, real in
-                    let text = recipe.qformerText(idx.map { heldOut.captions[$0] })
+                    let text = recipe.clipText(idx.map { heldOut.captions[$0] })
                     let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)],
                                               others: ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)])
                     img += rows(try out.floats("image_embeds"), width: width).prefix(real)

@@ -8,6 +8,11 @@ import BLIP2
 public struct TinyRecipe {
     public var config: BLIP2Config
     public var tokenizer: WordTokenizer
+    /// The Q-Former's text encoder when it differs from the word vocabulary (BERT WordPiece after
+    /// `initializeQFormer(from:)`); nil = `tokenizer`.
+    public var qformerTokenizer: (any TextEncoder)? = nil
+    /// Safetensors checkpoints used instead of the pretrained tiny frozen models (see CheckpointMapping.swift).
+    public var checkpoints = ModelCheckpoints()
     /// Q-Former text length ([CLS] words [SEP] pad…) and LM text length ([BOS] words [EOS] pad…).
     public var qformerTextLength = 16
     public var lmTextLength = 16
@@ -42,22 +47,20 @@ public struct TinyRecipe {
 
     /// Q-Former text: `[CLS] words [SEP]` padded; returns ids and the attention mask (1 = real token).
     public func qformerText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
-        encode(captions, first: tokenizer.cls, last: tokenizer.sep, length: qformerTextLength)
+        let q = qformerEncoder
+        return q.encode(captions, first: q.cls, last: q.sep, length: qformerTextLength)
+    }
+
+    public var qformerEncoder: any TextEncoder { qformerTokenizer ?? tokenizer }
+
+    /// The CLIP pretraining text (word vocabulary, `[CLS] words [SEP]`), whatever the Q-Former reads.
+    public func clipText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
+        tokenizer.encode(captions, first: tokenizer.cls, last: tokenizer.sep, length: qformerTextLength)
     }
 
     /// LM text: `[BOS] words [EOS]` padded.
     public func lmText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
-        encode(captions, first: tokenizer.bos, last: tokenizer.eos, length: lmTextLength)
-    }
-
-    func encode(_ captions: [String], first: Int, last: Int, length: Int) -> (ids: Tensor, mask: Tensor) {
-        var ids: [Double] = [], mask: [Double] = []
-        for c in captions {
-            let e = tokenizer.encode(c, first: first, last: last, length: length)
-            ids += e.ids.map(Double.init)
-            mask += (0..<length).map { $0 < e.count ? 1 : 0 }
-        }
-        return (Tensor(.i32, [captions.count, length], ids), Tensor(.i32, [captions.count, length], mask))
+        tokenizer.encode(captions, first: tokenizer.bos, last: tokenizer.eos, length: lmTextLength)
     }
 
     /// LM labels: the ids with padding ignored (−100).

@@ -49,8 +49,7 @@ extension TinyPipeline {
         let model = try BLIP2Model.build(config: config, stage: .one, mode: .eval,
                                          shapes: BLIP2Shapes(batch: e, textLength: recipe.qformerTextLength))
         let split = try frozenPrefix(model)
-        let visionPath = settings.outDir.appendingPathComponent("frozen/vision.safetensors").path
-        let weightsHash = GraphIO.stableHash(Array(try Data(contentsOf: URL(fileURLWithPath: visionPath))))
+        let weightsHash = try frozenVisionHash()
         let key = "\(String(weightsHash, radix: 16))-\(train.count)-\(heldOut.count)-\(GraphIO.stableHash(Array(train.captions.joined().utf8)))"
         let cachePath = settings.outDir.appendingPathComponent("frozen/features.safetensors").path
         if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key {
@@ -58,7 +57,7 @@ extension TinyPipeline {
             return FeatureCache(train: try file.floats("train"), heldOut: try file.floats("held_out"), shape: Array(shape.dropFirst()))
         }
         let store = ParameterStore()
-        try loadFrozen(["vision.safetensors"], into: store)
+        try loadFrozen(.vision, into: store, for: split.prefix)
         let exe = try settings.compiler.forward(split.prefix, store: store)
         let name = split.boundary[0]
         let shape = Array(split.prefix.type(of: split.prefix.output(name)!).shape.dropFirst())
@@ -88,6 +87,7 @@ extension TinyPipeline {
         let split = try frozenPrefix(model)
         let c = settings.compiler
         let store = ParameterStore()
+        try initializeQFormer(into: store, for: split.rest)
         let evaluator = try Stage1Evaluator(pipeline: self, store: store, features: features)
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
@@ -117,7 +117,7 @@ extension TinyPipeline {
         let split = try frozenPrefix(model)
         let c = settings.compiler
         let store = ParameterStore()
-        try loadFrozen(["lm.safetensors"], into: store)
+        try loadFrozen(.languageModel, into: store, for: split.rest)
         try loadStage1(into: store, for: split.rest)
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }

@@ -13,12 +13,29 @@ import GraphIR
 /// Guarantees: fused kernels have reference semantics equal to the ops they replace; steps 2–4 are bit-identical
 /// on the interpreter; step 1 differs by f32 rounding of the scores (the attention kernel does not round the
 /// intermediate products), and rows whose keys are all masked by -inf give 0 instead of NaN.
-public func fuse(_ g: Graph) throws -> Graph {
-    var x = try formAttention(g)
-    x = try mergeProjections(x)
-    x = try fuseAddLayerNorm(x)
-    x = try fuseKernels(x)
+public func fuse(_ g: Graph, steps: FuseSteps = .all) throws -> Graph {
+    var x = g
+    if steps.contains(.attention) { x = try formAttention(x) }
+    if steps.contains(.projections) { x = try mergeProjections(x) }
+    if steps.contains(.addLayerNorm) { x = try fuseAddLayerNorm(x) }
+    if !steps.isDisjoint(with: [.kernels, .reductions]) { x = try fuseKernels(x, steps) }
     return eliminateDeadCode(x)
+}
+
+/// The steps of `fuse`, to run them one at a time (benchmarks, debugging).
+public struct FuseSteps: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let attention = FuseSteps(rawValue: 1)
+    public static let projections = FuseSteps(rawValue: 2)
+    public static let addLayerNorm = FuseSteps(rawValue: 4)
+    /// Elementwise chains and matmul epilogues.
+    public static let kernels = FuseSteps(rawValue: 8)
+    /// Elementwise prologues of reductions.
+    public static let reductions = FuseSteps(rawValue: 16)
+    /// Chains whose operands broadcast (e.g. [B, L, 1] against [B, L, D]).
+    public static let broadcastOperands = FuseSteps(rawValue: 32)
+    public static let all: FuseSteps = [.attention, .projections, .addLayerNorm, .kernels, .reductions, .broadcastOperands]
 }
 
 /// Users of every value (each user once per operand slot), plus whether a value is a result of the graph.
@@ -210,14 +227,15 @@ private func isMember(_ n: Node) -> Bool {
 
 private let reductionNames: [OpKind: String] = [.reduceSum: "sum", .reduceMax: "max", .reduceMean: "mean"]
 
-private func fuseKernels(_ g: Graph) throws -> Graph {
+private func fuseKernels(_ g: Graph, _ steps: FuseSteps) throws -> Graph {
     let uses = UseInfo(g)
     var group = [Int?](repeating: nil, count: g.nodes.count)  // root of the kernel a node was absorbed into
     var kernels: [Int: (members: Set<Int>, matmul: Int?)] = [:]
     for r in stride(from: g.nodes.count - 1, through: 0, by: -1) where group[r] == nil {
         let root = g.nodes[r]
-        let isReduction = reductionNames[root.op] != nil && root.type.dtype.isFloat
-        guard isMember(root) || isReduction else { continue }
+        let isReduction = reductionNames[root.op] != nil && root.type.dtype.isFloat && steps.contains(.reductions)
+        guard (isMember(root) && steps.contains(.kernels)) || isReduction else { continue }
+        let iterationShape = isReduction ? g.type(of: root.operands[0]).shape : root.type.shape
         var members: Set<Int> = [r]
         var work = isReduction ? [root.operands[0].id] : root.operands.map(\.id)
         var matmul: Int?
@@ -225,7 +243,8 @@ private func fuseKernels(_ g: Graph) throws -> Graph {
             guard group[o] == nil, !members.contains(o), !uses.isResult[o],
                   uses.users[o].allSatisfy({ members.contains($0) }) else { continue }
             let n = g.nodes[o]
-            if isMember(n) {
+            let broadcasts = n.operands.contains { g.type(of: $0).shape != iterationShape && g.type(of: $0).count > 1 }
+            if isMember(n) && (steps.contains(.broadcastOperands) || !broadcasts) {
                 members.insert(o)
                 work += n.operands.map(\.id)
             } else if n.op == .matmul, !isReduction, matmul == nil, n.type == TensorType(n.type.dtype, root.type.shape) {

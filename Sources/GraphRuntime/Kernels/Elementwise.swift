@@ -1,3 +1,4 @@
+import CRuntimeKernels
 import Foundation
 import GraphIR
 
@@ -8,13 +9,9 @@ import GraphIR
 protocol UnaryF32Op { static func apply(_ x: F16) -> F16 }
 enum NegOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { -x } }
 enum AbsOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vabs(x) } }
-enum ExpOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vexp(x) } }
 enum LogOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vlog(x) } }
 enum SqrtOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { x.squareRoot() } }
 enum RsqrtOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { 1 / x.squareRoot() } }
-enum TanhOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vtanh(x) } }
-enum ErfOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { verf(x) } }
-enum SigmoidOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vsigmoid(x) } }
 enum ReluOp: UnaryF32Op { @inline(__always) static func apply(_ x: F16) -> F16 { vmax(x, F16()) } }
 
 /// y[i] = Op(x[i]) for n elements; the tail runs through the same SIMD code on a partial vector.
@@ -45,6 +42,23 @@ func unaryF32Kernel<Op: UnaryF32Op>(_ op: Op.Type, name: String, count: Int) -> 
     }
 }
 
+/// An f32 map implemented in CRuntimeKernels (exp, tanh, erf, sigmoid, GELU), tiled over threads.
+func cMapKernel(_ f: @escaping @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void,
+                name: String, count: Int) -> KernelSpec {
+    KernelSpec("\(cKernelISA) \(name)", inPlace: [0]) { io in
+        let (x, y) = (UnsafePointer(io.f32(0)), io.outF32)
+        let chunks = chunkCount(items: count, costPerItem: 4, threads: io.threads)
+        parallelChunks(chunks, threads: io.threads) { c in
+            let r = chunkRange(c, chunks, count / 16)
+            let lo = r.lowerBound * 16, hi = c == chunks - 1 ? count : r.upperBound * 16
+            f(x + lo, y + lo, hi - lo)
+        }
+    }
+}
+
+/// The instruction set CRuntimeKernels chose on this CPU, as shown in plans.
+let cKernelISA: String = ["c sse2", "c avx2", "c avx512"][Int(rk_isa())]
+
 /// Reference formulas on `Double` (the same as the op definitions), for non-f32 dtypes and rare ops.
 func scalarUnary(_ op: OpKind) -> (Double) -> Double {
     switch op {
@@ -72,13 +86,13 @@ func unaryKernel(_ c: KernelContext) throws -> KernelSpec {
         switch op {
         case .neg: return unaryF32Kernel(NegOp.self, name: "neg", count: count)
         case .abs: return unaryF32Kernel(AbsOp.self, name: "abs", count: count)
-        case .exp: return unaryF32Kernel(ExpOp.self, name: "exp", count: count)
+        case .exp: return cMapKernel(rk_exp, name: "exp", count: count)
         case .log: return unaryF32Kernel(LogOp.self, name: "log", count: count)
         case .sqrt: return unaryF32Kernel(SqrtOp.self, name: "sqrt", count: count)
         case .rsqrt: return unaryF32Kernel(RsqrtOp.self, name: "rsqrt", count: count)
-        case .tanh: return unaryF32Kernel(TanhOp.self, name: "tanh", count: count)
-        case .erf: return unaryF32Kernel(ErfOp.self, name: "erf", count: count)
-        case .sigmoid: return unaryF32Kernel(SigmoidOp.self, name: "sigmoid", count: count)
+        case .tanh: return cMapKernel(rk_tanh, name: "tanh", count: count)
+        case .erf: return cMapKernel(rk_erf, name: "erf", count: count)
+        case .sigmoid: return cMapKernel(rk_sigmoid, name: "sigmoid", count: count)
         case .relu: return unaryF32Kernel(ReluOp.self, name: "relu", count: count)
         default: break
         }

@@ -1,3 +1,4 @@
+import CRuntimeKernels
 import Foundation
 import GraphIR
 
@@ -32,6 +33,11 @@ func unaryTile<Op: UnaryF32Op>(_: Op.Type) -> TileFunction {
         var i = 0
         while i < n { store16(Op.apply(load16(x + i)), y + i); i &+= 16 }
     }
+}
+
+/// A C map kernel over a register.
+func cTile(_ f: @escaping @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> TileFunction {
+    { x, _, _, y, n in f(x, y, n) }
 }
 
 func binaryTile<Op: BinaryF32Op>(_: Op.Type) -> TileFunction {
@@ -88,17 +94,17 @@ struct TileProgram {
         switch f {
         case "neg": return unaryTile(NegOp.self)
         case "abs": return unaryTile(AbsOp.self)
-        case "exp": return unaryTile(ExpOp.self)
+        case "exp": return cTile(rk_exp)
         case "log": return unaryTile(LogOp.self)
         case "sqrt": return unaryTile(SqrtOp.self)
         case "rsqrt": return unaryTile(RsqrtOp.self)
-        case "tanh": return unaryTile(TanhOp.self)
-        case "erf": return unaryTile(ErfOp.self)
-        case "sigmoid": return unaryTile(SigmoidOp.self)
+        case "tanh": return cTile(rk_tanh)
+        case "erf": return cTile(rk_erf)
+        case "sigmoid": return cTile(rk_sigmoid)
         case "relu": return unaryTile(ReluOp.self)
         case "logical_not": return unaryTile(LogicalNotOp.self)
-        case "gelu": return unaryTile(GeluErfOp.self)
-        case "gelu_tanh": return unaryTile(GeluTanhOp.self)
+        case "gelu": return cTile(rk_gelu_erf)
+        case "gelu_tanh": return cTile(rk_gelu_tanh)
         case "sin": return scalarTile { x, _ in Foundation.sin(x) }
         case "cos": return scalarTile { x, _ in Foundation.cos(x) }
         case "add": return binaryTile(AddOp.self)

@@ -1,31 +1,13 @@
+import CRuntimeKernels
 import Foundation
 import GraphIR
 
 // softmax, log_softmax, layer_norm, rms_norm. `f32` over the last axis runs as SIMD16 row kernels (a row is
 // read whole before it is written, so they may run in place); other axes and `f64` use `Double` lane loops.
 
-/// y = softmax(x) over a row of n (y may be x).
+/// y = softmax(x) over a row of n (y may be x), in CRuntimeKernels.
 @inline(__always) func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    let m = rowMax(x, n)
-    let mv = F16(repeating: m)
-    var acc = F16(), i = 0
-    while i &+ 16 <= n {
-        let e = vexp(load16(x + i) - mv)
-        store16(e, y + i)
-        acc += e
-        i &+= 16
-    }
-    var s = hsum(acc)
-    if i < n {
-        var t = F16(repeating: -.infinity)
-        for j in 0..<(n &- i) { t[j] = x[i &+ j] }
-        let e = vexp(t - mv)
-        for j in 0..<(n &- i) { y[i &+ j] = e[j]; s += e[j] }
-    }
-    let inv = F16(repeating: 1 / s)
-    i = 0
-    while i &+ 16 <= n { store16(load16(y + i) * inv, y + i); i &+= 16 }
-    while i < n { y[i] *= inv[0]; i &+= 1 }
+    rk_softmax_row(x, y, n)
 }
 
 /// log(sum(exp(x - max))) + max over a row.
@@ -62,7 +44,7 @@ func softmaxKernel(_ c: KernelContext) -> KernelSpec {
     let outer = t.shape[..<ax].reduce(1, *), n = t.shape[ax], inner = t.shape[(ax + 1)...].reduce(1, *)
     let isLog = c.node.op == .logSoftmax
     if t.dtype == .f32 && inner == 1 {
-        return KernelSpec(isLog ? "simd16 log_softmax rows" : "simd16 softmax rows", inPlace: [0]) { io in
+        return KernelSpec(isLog ? "simd16 log_softmax rows" : "\(cKernelISA) softmax rows", inPlace: [0]) { io in
             let (x, y) = (UnsafePointer(io.f32(0)), io.outF32)
             forRows(outer, n, threads: io.threads) { r in
                 if isLog { logSoftmaxRow(x + r &* n, y + r &* n, n) } else { softmaxRow(x + r &* n, y + r &* n, n) }

@@ -1,5 +1,6 @@
-// SIMD16 polynomial versions of exp, tanh, erf, log and sigmoid for the f32 kernels. glibc's scalar tanhf/erff
-// cost 13–17 ns per element (Docs/Performance.md), so hot loops never call libm per element.
+// SIMD16 polynomial exp and log for the Swift f32 kernels (log, log-sum-exp rows); exp, tanh, erf, sigmoid and
+// GELU arrays and softmax rows run in CRuntimeKernels (the same polynomials, compiled for the CPU's vector
+// instruction set). glibc's scalar tanhf/erff cost 13–17 ns per element, so hot loops never call libm per element.
 // `@inline(__always)` matters: without it these kernels run 25–35% slower.
 
 typealias F16 = SIMD16<Float>
@@ -44,13 +45,6 @@ typealias Mask16 = SIMDMask<SIMD16<Int32>>
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: F16.self)
 }
 
-/// `magnitude` with the sign bit of `sign`.
-@inline(__always) func vcopysign(_ magnitude: F16, _ sign: F16) -> F16 {
-    let m = unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
-    let s = unsafeBitCast(sign, to: SIMD16<UInt32>.self) & 0x8000_0000
-    return unsafeBitCast(m | s, to: F16.self)
-}
-
 /// e^x, Cephes expf polynomial on the reduced argument and 2^n built in the exponent bits. Relative error about
 /// 2e-7 on [-87.3, 88.7]; outside, the argument is clamped (about 1e-38 below, 3e38 above); NaN propagates.
 @inline(__always) func vexp(_ x: F16) -> F16 {
@@ -71,30 +65,6 @@ typealias Mask16 = SIMDMask<SIMD16<Int32>>
     let bits = unsafeBitCast(t, to: SIMD16<UInt32>.self) &- unsafeBitCast(magic, to: SIMD16<UInt32>.self)
     let scale = unsafeBitCast((bits &+ 127) &<< 23, to: F16.self)
     return p * scale
-}
-
-/// tanh(x) = 1 − 2/(e^{2x}+1) on x clamped to ±9 (where tanh is ±1 in f32). Absolute error about 1e-7.
-@inline(__always) func vtanh(_ x: F16) -> F16 {
-    let e = vexp(2 * vclamp(x, -9, 9))
-    return 1 - 2 / (e + 1)
-}
-
-/// 1/(1+e^{-x}).
-@inline(__always) func vsigmoid(_ x: F16) -> F16 {
-    1 / (1 + vexp(-x))
-}
-
-/// erf(x), Abramowitz & Stegun 7.1.26 on |x| with the sign restored by bits (absolute error ≤ 1.5e-7).
-@inline(__always) func verf(_ x: F16) -> F16 {
-    let a = vabs(x)
-    let t = 1 / (1 + 0.327_591_1 * a)
-    var p = F16(repeating: 1.061_405_429)
-    p = p * t - 1.453_152_027
-    p = p * t + 1.421_413_741
-    p = p * t - 0.284_496_736
-    p = p * t + 0.254_829_592
-    let y = 1 - p * t * vexp(-(a * a))
-    return vcopysign(y, x)
 }
 
 /// Natural log (Cephes logf): mantissa in [sqrt(1/2), sqrt(2)), degree-8 polynomial; special values (0, negative,
