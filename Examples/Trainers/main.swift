@@ -4,6 +4,8 @@ import GraphIR
 import GraphRuntime
 import TrainingKit
 
+extension Compiler.Passes: ExpressibleByArgument {}
+
 struct Common: ParsableArguments {
     @Option(help: "Training data: 'builtin' (procedural shapes, no files) or a folder with COCO-style train/ and val/ splits (captions.json + images/), a captions.json or a .jsonl file.")
     var data = "builtin"
@@ -19,8 +21,8 @@ struct Common: ParsableArguments {
     var threads = RuntimeThreads.allCores
     @Option(help: "Seed of data order, initialization, dropout and sampling.")
     var seed = 0
-    @Flag(help: "Compile without the optimization pipelines (for comparison).")
-    var noPasses = false
+    @Option(help: "Pass pipelines: all, no-fuse (the default: the executor's fused elementwise kernels are slower than the ops they replace, Docs/Performance.md) or none.")
+    var passes = Compiler.Passes.noFuse
     @Flag(help: "Continue each phase from its last checkpoint.")
     var resume = false
     @Option(help: "Steps between checkpoints.")
@@ -61,7 +63,7 @@ struct Common: ParsableArguments {
         settings.resume = resume
         settings.verbose = !quiet
         settings.checkpointEvery = checkpointEvery
-        settings.compiler = Compiler(usePasses: !noPasses, threads: threads, seed: seed)
+        settings.compiler = Compiler(passes: passes, threads: threads, seed: seed)
         return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
     }
 }

@@ -5,23 +5,30 @@ import GraphRuntime
 
 /// How the trainers compile graphs: optionally through the pass pipelines, then lowered onto a shared store.
 public struct Compiler {
-    /// Run the default pass pipelines (`training` before autodiff, `training-post-ad` after; `inference` for
-    /// forward graphs). Off compiles the graphs as built (for comparison and debugging).
-    public var usePasses: Bool
+    /// Which pass pipelines run: `all` runs the named pipelines (`training` before autodiff, `training-post-ad`
+    /// after; `inference` for forward graphs), `no-fuse` the same without the `fuse` pass, `none` compiles the
+    /// graphs as built.
+    public enum Passes: String, CaseIterable {
+        case all
+        case noFuse = "no-fuse"
+        case none
+    }
+
+    public var passes: Passes
     public var threads: Int
     public var seed: Int
 
-    public init(usePasses: Bool = true, threads: Int = RuntimeThreads.allCores, seed: Int = 0) {
-        self.usePasses = usePasses
+    public init(passes: Passes = .noFuse, threads: Int = RuntimeThreads.allCores, seed: Int = 0) {
+        self.passes = passes
         self.threads = threads
         self.seed = seed
     }
 
     /// Runs a named pass pipeline (or nothing when passes are off).
     public func pipeline(_ name: String, _ g: Graph) throws -> Graph {
-        guard usePasses else { return g }
-        let names = Passes.pipelines[name] ?? []
-        let pm = PassManager(passes: try names.map(Passes.named), render: { _ in "" })
+        guard passes != .none else { return g }
+        let names = (GraphPasses.Passes.pipelines[name] ?? []).filter { passes == .all || $0 != "fuse" }
+        let pm = PassManager(passes: try names.map(GraphPasses.Passes.named), render: { _ in "" })
         return try pm.run(g).graph
     }
 

@@ -36,7 +36,7 @@ import GraphIO
         var settings = RunSettings(outDir: out)
         settings.verbose = false
         settings.checkpointEvery = 10
-        settings.compiler = Compiler(usePasses: true, threads: 1, seed: 0)
+        settings.compiler = Compiler(passes: .all, threads: 1, seed: 0)
         return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
     }
 
