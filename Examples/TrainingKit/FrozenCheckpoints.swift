@@ -154,6 +154,9 @@ extension TinyPipeline {
             paths = try CheckpointMapping.open(v, option: FrozenPart.vision.option).shards.map(\.path)
         } else {
             paths = [settings.outDir.appendingPathComponent("frozen/vision.safetensors").path]
+            guard FileManager.default.fileExists(atPath: paths[0]) else {
+                throw TrainingError("\(paths[0]) is missing: run the pretraining first (blip2-train pretrain) or pass --vision-checkpoint")
+            }
         }
         guard paths.count > 1 else { return GraphIO.stableHash(Array(try Data(contentsOf: URL(fileURLWithPath: paths[0])))) }
         var bytes: [UInt8] = []
