@@ -497,8 +497,8 @@ CPU. Each folder is a Hugging Face model folder plus reference data:
 - OPT rows: `BOS`(2) + random tokens, pad id 1, right padding, `labels` = `input_ids` with
   -100 on the image positions, on padding and on the first `prompt_length` text positions (BOS + prompt).
   OPT position ids follow HF: `cumsum(mask) * mask - 1`, then `+2` into `embed_positions` (padded positions use
-  row 1). Logits at padded positions (attention_mask 0) are therefore HF-specific filler: they never reach a valid
-  position or the loss, and the parity tests compare OPT logits only where attention_mask is 1.
+  row 1). Logits at padded positions (attention_mask 0) depend on that rule; they never reach a valid position or
+  the loss, and graphc follows the same rule, so they are compared like every other value.
   Loss: HF slices logits to the last `labels.shape[1]` positions (all of them here), shifts by one, mean CE
   over labels != -100.
 - T5 rows: random tokens + `</s>`(1), pad 0, right padding; `labels` [B, Ld] = targets ending in `</s>`, padded with
@@ -529,7 +529,6 @@ CPU. Each folder is a Hugging Face model folder plus reference data:
 
 - Forward values and loss: for each element, |graphc - reference| <= {fwd} * max(1, |reference|)
   (absolute {fwd} for values of magnitude <= 1, relative {fwd} above).
-- OPT `logits` are compared where `attention_mask` is 1 (padded positions use HF's position row 1, see above).
 - Labels shorter than the sequence (HF scores the last `labels.shape[1]` positions) are not in the fixtures:
   transformers 5.24 raises for them when the batch is larger than 1 (`logits.view` on the non-contiguous slice in
   `ForCausalLMLoss`).
@@ -580,25 +579,11 @@ def generate_all(root):
     write_readme(root, rows)
 
 
-def valid_logit_rows(folder):
-    """[B, L] bool of the OPT logit positions that are compared: attention_mask 1 (see the README), or None."""
-    with open(os.path.join(folder, "config.json")) as f:
-        if json.load(f).get("text_config", {}).get("model_type") != "opt":
-            return None
-    inputs = load_file(os.path.join(folder, "inputs.safetensors"))
-    return inputs["attention_mask"].bool() if "attention_mask" in inputs else None
-
-
-def within_tolerance(key, reference, candidate, valid_rows=None):
+def within_tolerance(key, reference, candidate):
     """The fixture comparison rule; returns None when the candidate passes, else the reason."""
     ref, got = reference.double(), candidate.double()
     if tuple(got.shape) != tuple(ref.shape):
         return f"shape {tuple(got.shape)} != {tuple(ref.shape)}"
-    if key == "logits" and valid_rows is not None and valid_rows.shape[0] == ref.shape[0] \
-            and valid_rows.shape[1] >= ref.shape[1]:
-        # HF returns the last labels.shape[1] positions when labels are shorter than the sequence.
-        rows = valid_rows[:, valid_rows.shape[1] - ref.shape[1]:]
-        ref, got = ref[rows], got[rows]
     diff = (ref - got).abs()
     if diff.numel() == 0:
         return None
@@ -609,7 +594,7 @@ def within_tolerance(key, reference, candidate, valid_rows=None):
     return f"max diff {float(diff.max()):.3g}" if bool(bad.any()) else None
 
 
-def compare_files(reference_path, candidate_path, valid_rows=None):
+def compare_files(reference_path, candidate_path):
     """Compares two safetensors files with the fixture tolerances; returns a list of failure strings."""
     reference = load_file(reference_path)
     candidate = load_file(candidate_path)
@@ -618,7 +603,7 @@ def compare_files(reference_path, candidate_path, valid_rows=None):
         if key not in candidate:
             failures.append(f"{key}: missing")
             continue
-        reason = within_tolerance(key, ref, candidate[key], valid_rows)
+        reason = within_tolerance(key, ref, candidate[key])
         if reason:
             failures.append(f"{key}: {reason}")
     return failures
@@ -638,7 +623,7 @@ def main():
 
     if args.compare_graphc:
         folder, path = args.compare_graphc
-        failures = compare_files(os.path.join(folder, "outputs.safetensors"), path, valid_logit_rows(folder))
+        failures = compare_files(os.path.join(folder, "outputs.safetensors"), path)
         print("\n".join(failures) if failures else f"{path}: all outputs within tolerance")
         return 1 if failures else 0
     if args.check:

@@ -90,3 +90,26 @@ func runPassesBenchmark() throws {
               ("kernels", GraphStats(variant).kernels)])
     }
 }
+
+/// One fused elementwise kernel against the same chain unfused, on the layer-norm-backward shape of the
+/// benchmark above (`mul($0, sub(sub($1, $2), mul($3, $4)))` with [B, L, 1] operands broadcast against [B, L, D]).
+func runFusedKernelBenchmark() throws {
+    let pairs = quick ? 5 : 25
+    let (b, l, d) = quick ? (4, 32, 128) : (8, 128, 256)
+    func build(_ fused: Bool) throws -> Graph {
+        let g = Graph(name: fused ? "fused" : "unfused")
+        let rstd = try g.parameter("rstd", [b, l, 1]), dxhat = try g.parameter("dxhat", [b, l, d])
+        let mean1 = try g.parameter("mean1", [b, l, 1]), xhat = try g.parameter("xhat", [b, l, d])
+        let mean2 = try g.parameter("mean2", [b, l, 1])
+        let chain = try g.mul(rstd, try g.sub(try g.sub(dxhat, mean1), try g.mul(xhat, mean2)))
+        g.output("y", chain)
+        return fused ? try fuse(g) : g
+    }
+    let store = ParameterStore()
+    let options = RuntimeOptions(threads: 1, initSeed: 3)
+    let plain = try Executable(try build(false), parameters: store, options: options)
+    let fusedExe = try Executable(try build(true), parameters: store, options: options)
+    let (tPlain, tFused) = try bestOfPairs(pairs, { _ = try plain.run([:]) }, { _ = try fusedExe.run([:]) })
+    emit([("bench", "passes: one fused_elementwise vs 4 unfused ops, [\(b), \(l), \(d)] with [\(b), \(l), 1] operands"),
+          ("unfused_us", tPlain * 1e6), ("fused_us", tFused * 1e6), ("speedup", tPlain / tFused)])
+}

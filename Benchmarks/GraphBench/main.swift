@@ -245,5 +245,6 @@ if wanted("memory") {
 }
 
 if wanted("passes") {
+    try runFusedKernelBenchmark()
     try runPassesBenchmark()
 }

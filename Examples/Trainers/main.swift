@@ -119,25 +119,26 @@ struct Stage2: ParsableCommand {
         let p = try common.pipeline()
         let features = try p.imageFeatures()
         _ = try p.stage2(budget(steps: steps, minutes: minutes, defaultSteps: 1000), features: features)
-        try reportCaptions(p, features: features, count: captions, beams: beams)
+        try reportCaptions(p, count: captions, beams: beams)
     }
 }
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate the stage-1 and stage-2 checkpoints on the held-out split.")
     @OptionGroup var common: Common
+    @Option(help: "Re-rank the ITC top-k with the ITM head (LAVIS retrieval); 0 = off.") var rerank = 0
     @Option(help: "Beam width for captioning (1 = greedy).") var beams = 1
     @Option(help: "Held-out images to caption.") var captions = 1000
     func run() throws {
         let p = try common.pipeline()
         let features = try p.imageFeatures()
-        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features)))
-        try reportCaptions(p, features: features, count: captions, beams: beams)
+        print("stage 1 held-out:\n" + formatMetrics(try p.evaluateStage1(features: features, rerank: rerank > 0 ? rerank : nil)))
+        try reportCaptions(p, count: captions, beams: beams)
     }
 }
 
-func reportCaptions(_ p: TinyPipeline, features: FeatureCache, count: Int, beams: Int) throws {
-    let hyps = try p.generateCaptions(features: features, limit: count, beams: beams)
+func reportCaptions(_ p: TinyPipeline, count: Int, beams: Int) throws {
+    let hyps = try p.generateCaptions(limit: count, beams: beams)
     let refs = Array(p.heldOut.captions.prefix(hyps.count))
     print("stage 2 captions (\(beams > 1 ? "beam \(beams)" : "greedy"), \(hyps.count) held-out images):\n" + formatMetrics(captionReport(hypotheses: hyps, references: refs)))
     for i in 0..<min(8, hyps.count) { print("  [\(i)] generated: \(hyps[i])\n       reference: \(refs[i])") }
@@ -173,7 +174,7 @@ struct All: ParsableCommand {
         let s1 = try p.evaluateStage1(features: features)
         print("\n== graphc tiny BLIP-2: \(p.train.count) training images, held-out \(min(1000, p.heldOut.count)), \(String(format: "%.1f", Date().timeIntervalSince(start) / 60)) min ==")
         print("stage 1 retrieval (held-out; '_caption' counts any item with the identical caption):\n" + formatMetrics(s1))
-        try reportCaptions(p, features: features, count: 1000, beams: beams)
+        try reportCaptions(p, count: 1000, beams: beams)
         print("outputs in \(common.out)/ (curves.svg and metrics.jsonl per phase, captions.png)")
     }
 }

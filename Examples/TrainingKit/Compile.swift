@@ -17,7 +17,8 @@ public struct Compiler {
         self.seed = seed
     }
 
-    func pipeline(_ name: String, _ g: Graph) throws -> Graph {
+    /// Runs a named pass pipeline (or nothing when passes are off).
+    public func pipeline(_ name: String, _ g: Graph) throws -> Graph {
         guard usePasses else { return g }
         let names = Passes.pipelines[name] ?? []
         let pm = PassManager(passes: try names.map(Passes.named), render: { _ in "" })

@@ -66,16 +66,10 @@ final class Stage1Evaluator {
             let ft = try textExe.run(["input_ids": text.ids, "attention_mask": text.mask]).floats("text_feat")
             txt += rows(ft, width: d).prefix(real)
         }
-        return img.map { im in
-            txt.map { tx in
-                var best = -Float.infinity
-                for k in 0..<q { best = max(best, dot(Array(im[(k * d)..<((k + 1) * d)]), tx)) }
-                return best
-            }
-        }
+        return maxOverQueriesSimilarity(images: img.flatMap { $0 }, texts: txt.flatMap { $0 }, queries: q, width: d)
     }
 
-    func evaluate(limit: Int) throws -> [String: Double] {
+    func evaluate(limit: Int, rerank: Int? = nil) throws -> [String: Double] {
         let n = min(limit, pipeline.heldOut.count)
         let caps = Array(pipeline.heldOut.captions.prefix(n))
         let sim = try similarity(n)
@@ -89,129 +83,119 @@ final class Stage1Evaluator {
             pairsText += [i, neg]
             labels += [1, 0]
         }
-        var right = 0
-        let recipe = pipeline.recipe
-        try pipeline.batched(pairsImage.count, batch: batch) { idx, real in
-            let text = recipe.qformerText(idx.map { caps[pairsText[$0]] })
-            let out = try itmExe.run(floats: ["image": features.batch(features.heldOut, idx.map { pairsImage[$0] })],
-                                     others: ["input_ids": text.ids, "attention_mask": text.mask])
-            let logits = try out.floats("itm_logits")
-            for r in 0..<real where (logits[2 * r + 1] > logits[2 * r] ? 1 : 0) == labels[idx[r]] { right += 1 }
+        let itm = try itmLogits(images: pairsImage, texts: pairsText.map { caps[$0] })
+        let right = (0..<itm.count).filter { (itm[$0].match > itm[$0].noMatch ? 1 : 0) == labels[$0] }.count
+        var result = ["t2i_r1": strict.t2i[1]!, "t2i_r5": strict.t2i[5]!, "i2t_r1": strict.i2t[1]!, "i2t_r5": strict.i2t[5]!,
+                      "t2i_r1_caption": lenient.t2i[1]!, "t2i_r5_caption": lenient.t2i[5]!,
+                      "i2t_r1_caption": lenient.i2t[1]!, "i2t_r5_caption": lenient.i2t[5]!,
+                      "itm_acc": Double(right) / Double(max(itm.count, 1))]
+        if let k = rerank, k > 0 {
+            // LAVIS retrieval: the top-k by ITC are re-scored by ITM match logit + ITC similarity.
+            var reranked = sim
+            for i in 0..<n {
+                let top = (0..<n).sorted { sim[i][$0] > sim[i][$1] }.prefix(k)
+                let l = try itmLogits(images: [Int](repeating: i, count: top.count), texts: top.map { caps[$0] })
+                for (slot, j) in top.enumerated() { reranked[i][j] = 1e3 + Float(l[slot].match) + sim[i][j] }
+            }
+            // Text-to-image re-ranks columns the same way.
+            var rerankedT2I = sim
+            for j in 0..<n {
+                let top = (0..<n).sorted { sim[$0][j] > sim[$1][j] }.prefix(k)
+                let l = try itmLogits(images: Array(top), texts: [String](repeating: caps[j], count: top.count))
+                for (slot, i) in top.enumerated() { rerankedT2I[i][j] = 1e3 + Float(l[slot].match) + sim[i][j] }
+            }
+            let i2t = retrievalRecall(sim: reranked, captions: caps, ks: [1, 5], strict: true)
+            let t2i = retrievalRecall(sim: rerankedT2I, captions: caps, ks: [1, 5], strict: true)
+            result["i2t_r1_itm"] = i2t.i2t[1]!
+            result["i2t_r5_itm"] = i2t.i2t[5]!
+            result["t2i_r1_itm"] = t2i.t2i[1]!
+            result["t2i_r5_itm"] = t2i.t2i[5]!
         }
-        return ["t2i_r1": strict.t2i[1]!, "t2i_r5": strict.t2i[5]!, "i2t_r1": strict.i2t[1]!, "i2t_r5": strict.i2t[5]!,
-                "t2i_r1_caption": lenient.t2i[1]!, "t2i_r5_caption": lenient.t2i[5]!,
-                "i2t_r1_caption": lenient.i2t[1]!, "i2t_r5_caption": lenient.i2t[5]!,
-                "itm_acc": Double(right) / Double(max(pairsImage.count, 1))]
+        return result
+    }
+
+    /// ITM logits (no match, match) for image/text pairs, in order.
+    func itmLogits(images: [Int], texts: [String]) throws -> [(noMatch: Float, match: Float)] {
+        var out: [(Float, Float)] = []
+        let recipe = pipeline.recipe
+        try pipeline.batched(images.count, batch: batch) { idx, real in
+            let text = recipe.qformerText(idx.map { texts[$0] })
+            let r = try itmExe.run(floats: ["image": features.batch(features.heldOut, idx.map { images[$0] })],
+                                   others: ["input_ids": text.ids, "attention_mask": text.mask])
+            let logits = try r.floats("itm_logits")
+            for k in 0..<real { out.append((logits[2 * k], logits[2 * k + 1])) }
+        }
+        return out
     }
 }
 
 extension TinyPipeline {
     /// Held-out retrieval and ITM numbers of the stage-1 checkpoint.
-    public func evaluateStage1(features: FeatureCache, limit: Int = 1000) throws -> [String: Double] {
+    /// `rerank`: also re-rank the ITC top-k with the ITM head (adds `*_itm` metrics).
+    public func evaluateStage1(features: FeatureCache, limit: Int = 1000, rerank: Int? = nil) throws -> [String: Double] {
         let store = ParameterStore()
         let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage1"))
         try store.load(ck.state.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("accum.") })
-        return try Stage1Evaluator(pipeline: self, store: store, features: features).evaluate(limit: limit)
+        return try Stage1Evaluator(pipeline: self, store: store, features: features).evaluate(limit: limit, rerank: rerank)
     }
 
-    /// Generates captions for the first `limit` held-out images with the stage-2 model (greedy, or beam search
-    /// with `beams` > 1), returning them in order.
-    public func generateCaptions(features: FeatureCache, limit: Int, beams: Int = 1, lengthPenalty: Double = 1) throws -> [String] {
-        let e = recipe.evalBatch, t = recipe.lmTextLength
-        let model = try BLIP2Model.build(config: config, stage: .two, mode: .eval, shapes: BLIP2Shapes(batch: e, textLength: t))
-        let split = try frozenPrefix(model)
-        let store = try stage2Store(for: split.rest)
-        let exe = try settings.compiler.forward(split.rest, store: store)
-        let decoder = CaptionDecoder(recipe: recipe, batch: e, featureName: split.boundary[0], executable: exe)
-        let n = min(limit, heldOut.count)
+    /// Generates captions for the first `limit` held-out images with the stage-2 model through BLIP-2's
+    /// generation graphs (prefill + one-token decode step with a KV cache): greedy, or beam search with `beams` > 1.
+    public func generateCaptions(limit: Int, beams: Int = 1, lengthPenalty: Double = 1) throws -> [String] {
+        let rows = beams > 1 ? beams : recipe.evalBatch
+        let tok = recipe.tokenizer
+        var graphs = try GenerationGraphs.build(config: config, rows: rows, promptLength: 1, maxNewTokens: recipe.lmTextLength - 1)
+        graphs.prefill = try settings.compiler.pipeline("inference", graphs.prefill)
+        graphs.decode = try settings.compiler.pipeline("inference", graphs.decode)
+        let store = ParameterStore()
+        try loadFrozen(.vision, into: store, for: graphs.prefill)
+        try loadFrozen(.languageModel, into: store, for: graphs.prefill)
+        let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage2"))
+        for p in graphs.prefill.parameters + graphs.decode.parameters where p.role == .trainable {
+            guard let t = ck.state[p.name] else { throw TrainingError("the stage-2 checkpoint lacks '\(p.name)'") }
+            try store.set(p.name, t)
+        }
+        let session = Session(parameters: store, options: settings.compiler.runtime())
+        let generator = Generator(graphs: graphs) { g, inputs in try session.run(g, inputs) }
+        let options = GenerationSettings(maxNewTokens: recipe.lmTextLength - 1, numBeams: max(beams, 1), lengthPenalty: lengthPenalty,
+                                         stopTokens: [tok.eos])
+        let n = min(limit, heldOut.count), s = heldOut.imageSize
+        func text(_ g: GeneratedSequence) -> String { tok.decode(g.tokens, stop: [tok.eos, tok.pad]) }
         var captions: [String] = []
         if beams <= 1 {
-            try batched(n, batch: e) { idx, real in
-                captions += try decoder.greedy(features: features.batch(features.heldOut, idx)).prefix(real)
+            try batched(n, batch: rows) { idx, real in
+                let pixels = Tensor(floats: heldOut.pixelBatch(idx), shape: [rows, 3, s, s])
+                let out = try generator.greedy(pixels: pixels, prompt: [[Int]](repeating: [tok.bos], count: rows), settings: options)
+                captions += out.prefix(real).map(text)
             }
         } else {
-            let perBatch = max(1, e / beams)
-            var start = 0
-            while start < n {
-                let images = Array(start..<min(start + perBatch, n))
-                captions += try decoder.beam(features: features, images: images, beams: beams, lengthPenalty: lengthPenalty)
-                start += perBatch
+            for i in 0..<n {
+                let pixels = Tensor(floats: heldOut.pixelBatch([i]), shape: [1, 3, s, s])
+                captions.append(text(try generator.beamSearch(pixels: pixels, prompt: [tok.bos], settings: options)))
             }
         }
         return captions
     }
 }
 
-/// Autoregressive decoding with the stage-2 forward graph: each step re-runs the whole (short) sequence and
-/// reads the logits at the last real position; the causal mask makes later slots irrelevant.
-struct CaptionDecoder {
-    let recipe: TinyRecipe
-    let batch: Int
-    let featureName: String
-    let executable: Executable
-
-    var q: Int { recipe.config.qformer.numQueryTokens }
-    var v: Int { recipe.config.llm.vocabulary }
-    var t: Int { recipe.lmTextLength }
-    var tok: WordTokenizer { recipe.tokenizer }
-
-    /// Log-probabilities of the next token after `prefixes` (each ≤ t tokens starting with [BOS]).
-    func nextLogProbs(features: [Float], prefixes: [[Int]]) throws -> [[Double]] {
-        var ids = [Double](repeating: Double(tok.pad), count: batch * t)
-        var mask = [Double](repeating: 0, count: batch * t)
-        for (r, p) in prefixes.enumerated() {
-            for (k, id) in p.enumerated() { ids[r * t + k] = Double(id); mask[r * t + k] = 1 }
-        }
-        let out = try executable.run(floats: [featureName: features],
-                                     others: ["input_ids": Tensor(.i32, [batch, t], ids), "attention_mask": Tensor(.i32, [batch, t], mask),
-                                              "labels": Tensor(.i32, [batch, t], repeating: -100)])
-        let logits = try out.floats("logits")
-        return prefixes.enumerated().map { r, p in
-            let base = (r * (q + t) + q + p.count - 1) * v
-            let row = (0..<v).map { Double(logits[base + $0]) }
-            let m = row.max()!
-            let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
-            return row.map { $0 - lse }
-        }
-    }
-
-    func greedy(features: [Float]) throws -> [String] {
-        var seqs = [[Int]](repeating: [tok.bos], count: batch)
-        var done = [Bool](repeating: false, count: batch)
-        while seqs[0].count < t && done.contains(false) {
-            let lp = try nextLogProbs(features: features, prefixes: seqs)
-            for r in 0..<batch where !done[r] {
-                let next = lp[r].indices.max { lp[r][$0] < lp[r][$1] }!
-                seqs[r].append(next)
-                if next == tok.eos { done[r] = true }
-            }
-        }
-        return seqs.map { tok.decode(Array($0.dropFirst()), stop: [tok.eos, tok.pad]) }
-    }
-
-    /// Beam search with a length penalty (score / length^penalty), stopping at [EOS].
-    func beam(features: FeatureCache, images: [Int], beams k: Int, lengthPenalty: Double) throws -> [String] {
-        struct Hyp { var ids: [Int]; var score: Double; var done: Bool }
-        var hyps = images.map { _ in [Hyp(ids: [tok.bos], score: 0, done: false)] }
-        func norm(_ h: Hyp) -> Double { h.score / pow(Double(max(h.ids.count - 1, 1)), lengthPenalty) }
-        for _ in 1..<t {
-            if hyps.allSatisfy({ $0.allSatisfy(\.done) }) { break }
-            var rowsImage: [Int] = [], rowsPrefix: [[Int]] = []
-            for (i, hs) in hyps.enumerated() { for h in hs { rowsImage.append(images[i]); rowsPrefix.append(h.ids) } }
-            while rowsImage.count < batch { rowsImage.append(images[0]); rowsPrefix.append([tok.bos]) }
-            let lp = try nextLogProbs(features: features.batch(features.heldOut, rowsImage), prefixes: rowsPrefix)
-            var row = 0
-            for i in 0..<hyps.count {
-                var candidates: [Hyp] = []
-                for h in hyps[i] {
-                    defer { row += 1 }
-                    if h.done { candidates.append(h); continue }
-                    let best = lp[row].indices.sorted { lp[row][$0] > lp[row][$1] }.prefix(k)
-                    for id in best { candidates.append(Hyp(ids: h.ids + [id], score: h.score + lp[row][id], done: id == tok.eos)) }
+/// `sim[i][j]` = max over the q query vectors of image i of their dot product with text j (ITC at inference,
+/// without the temperature). Flat `[n, q, d]` and `[m, d]` inputs; plain loops over unsafe pointers.
+func maxOverQueriesSimilarity(images: [Float], texts: [Float], queries q: Int, width d: Int) -> [[Float]] {
+    let n = images.count / (q * d), m = texts.count / d
+    return images.withUnsafeBufferPointer { im in
+        texts.withUnsafeBufferPointer { tx in
+            (0..<n).map { i in
+                (0..<m).map { j in
+                    var best = -Float.infinity
+                    for k in 0..<q {
+                        var s: Float = 0
+                        let a = (i &* q &+ k) &* d, b = j &* d
+                        for c in 0..<d { s += im[a &+ c] * tx[b &+ c] }
+                        best = max(best, s)
+                    }
+                    return best
                 }
-                hyps[i] = Array(candidates.sorted { norm($0) > norm($1) }.prefix(k))
             }
         }
-        return hyps.map { hs in tok.decode(Array(hs.max { norm($0) < norm($1) }!.ids.dropFirst()), stop: [tok.eos, tok.pad]) }
     }
 }

@@ -77,7 +77,7 @@ public final class TinyPipeline {
     /// CLIP-style pretraining of the ViT; writes `frozen/vision.safetensors` (`vision_model.*` without the
     /// post-layernorm, which BLIP-2 trains from scratch). Returns the loop summary.
     public func pretrainVision(_ budget: Budget) throws -> LoopSummary {
-        let b = recipe.clipBatch, t = recipe.qformerTextLength
+        let b = recipe.clipBatch, t = recipe.qformerTextLength, width = PretrainSizes().embedDim
         let g = try PretrainModels.clip(vision: config.vision, vocabulary: recipe.tokenizer.count, textLength: t, batch: b)
         let c = settings.compiler
         let store = ParameterStore()
@@ -97,10 +97,10 @@ public final class TinyPipeline {
                     let text = recipe.clipText(idx.map { heldOut.captions[$0] })
                     let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)],
                                               others: ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)])
-                    img += rows(try out.floats("image_embeds"), width: 64).prefix(real)
-                    txt += rows(try out.floats("text_embeds"), width: 64).prefix(real)
+                    img += rows(try out.floats("image_embeds"), width: width).prefix(real)
+                    txt += rows(try out.floats("text_embeds"), width: width).prefix(real)
                 }
-                let sim = img.map { i in txt.map { dot(i, $0) } }
+                let sim = maxOverQueriesSimilarity(images: img.flatMap { $0 }, texts: txt.flatMap { $0 }, queries: 1, width: width)
                 let r = retrievalRecall(sim: sim, captions: Array(heldOut.captions.prefix(sim.count)), ks: [1], strict: true)
                 return ["t2i_r1": r.t2i[1]!, "i2t_r1": r.i2t[1]!]
             })
@@ -157,8 +157,3 @@ func rows(_ xs: [Float], width: Int) -> [[Float]] {
     stride(from: 0, to: xs.count, by: width).map { Array(xs[$0..<min($0 + width, xs.count)]) }
 }
 
-func dot(_ a: [Float], _ b: [Float]) -> Float {
-    var s: Float = 0
-    for i in 0..<min(a.count, b.count) { s += a[i] * b[i] }
-    return s
-}

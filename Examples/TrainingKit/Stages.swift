@@ -146,16 +146,4 @@ extension TinyPipeline {
         }
         guard loaded > 0 else { throw TrainingError("the stage-1 checkpoint shares no parameter with the stage-2 graph") }
     }
-
-    /// Loads the stage-2 trained weights (and the frozen ones) for generation.
-    func stage2Store(for g: Graph) throws -> ParameterStore {
-        let store = ParameterStore()
-        try loadFrozen(.languageModel, into: store, for: g)
-        let ck = try Checkpoint.load(from: settings.outDir.appendingPathComponent("stage2"))
-        for p in g.parameters where p.role == .trainable {
-            guard let t = ck.state[p.name] else { throw TrainingError("stage-2 checkpoint lacks '\(p.name)'") }
-            try store.set(p.name, t)
-        }
-        return store
-    }
 }

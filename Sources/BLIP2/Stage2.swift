@@ -30,6 +30,15 @@ public enum Stage2 {
         }
     }
 
+    /// OPT's position ids as transformers derives them from the attention mask, `cumsum(mask) * mask - 1`: for
+    /// right-padded rows `j` at valid positions and −1 (row 1 of `embed_positions`) at padded ones. Valid
+    /// positions never see padded ones, so this only makes padded positions' logits equal transformers'.
+    static func optPositions(_ g: Graph, lens: Value, batch: Int, length: Int) throws -> Value {
+        let index = try g.iota([batch, length], axis: 1)
+        let valid = try g.binary(.lt, index, g.reshape(lens, [batch, 1]))
+        return try g.select(valid, index, g.constant(-1, shape: [batch, length], .i32))
+    }
+
     static func buildLoss(trainable: Layers, frozen: Layers, _ c: BLIP2Config, image: Value, ids: Value, mask: Value,
                           labels: Value, dropoutSeed: Value?) throws -> Outputs {
         let g = trainable.graph
@@ -43,7 +52,8 @@ public enum Stage2 {
                 throw GraphError(.build, "stage 2 (\(c.llm.kind.rawValue)): labels must be [\(b), \(t)] like input_ids, got \(g.type(of: labels).shape)")
             }
             let x = try g.concat([prompt, DecoderLM.embedTokens(frozen, c.llm, ids: ids)], axis: 1)
-            let stack = try DecoderLM.stack(frozen, c.llm, embeddings: x, positions: g.iota([q + t], axis: 0), lens: lens)
+            let positions = c.llm.kind == .opt ? try optPositions(g, lens: lens, batch: b, length: q + t) : try g.iota([q + t], axis: 0)
+            let stack = try DecoderLM.stack(frozen, c.llm, embeddings: x, positions: positions, lens: lens)
             let logits = try DecoderLM.logits(frozen, c.llm, hidden: stack.hidden)
             let fullLabels = try g.concat([g.constant(-100, shape: [b, q], .i32), labels], axis: 1)
             let loss = try g.scope("loss") { try frozen.causalLMLoss(logits: logits, labels: fullLabels) }

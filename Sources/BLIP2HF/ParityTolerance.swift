@@ -11,25 +11,11 @@ public enum ParityTolerance {
     /// rounding noise there, so relative comparison needs a floor.
     public static let gradientFloor = 1e-4
 
-    /// Nil when `candidate` passes for output `key`, else the reason. `validRows` ([B, L], true = compared)
-    /// restricts decoder-only `logits` to the positions whose attention mask is 1.
-    public static func failure(key: String, reference: Tensor, candidate: Tensor, validRows: [[Bool]]? = nil) -> String? {
+    /// Nil when `candidate` passes for output `key`, else the reason.
+    public static func failure(key: String, reference: Tensor, candidate: Tensor) -> String? {
         guard reference.shape == candidate.shape else { return "shape \(candidate.shape), expected \(reference.shape)" }
-        var compared = Array(0..<reference.count)
-        if key == "logits", let rows = validRows, reference.shape.count == 3, rows.count == reference.shape[0],
-           rows.allSatisfy({ $0.count >= reference.shape[1] }) {
-            // HF returns the last labels.shape[1] positions when the labels are shorter than the sequence.
-            let (length, width) = (reference.shape[1], reference.shape[2])
-            compared = []
-            for (b, row) in rows.enumerated() {
-                for (position, valid) in row.suffix(length).enumerated() where valid {
-                    let start = (b * length + position) * width
-                    compared.append(contentsOf: start..<(start + width))
-                }
-            }
-        }
-        var worst = 0.0, worstIndex = compared.first ?? 0, referenceMax = 0.0, failed = false
-        for i in compared {
+        var worst = 0.0, worstIndex = 0, referenceMax = 0.0, failed = false
+        for i in 0..<reference.count {
             let r = reference.scalars[i], d = abs(candidate.scalars[i] - r)
             if d.isNaN { return "element \(i) is \(candidate.scalars[i]), reference \(r)" }
             referenceMax = max(referenceMax, abs(r))
@@ -44,10 +30,10 @@ public enum ParityTolerance {
     }
 
     /// Compares every reference output; returns one line per failing or missing tensor.
-    public static func failures(reference: [String: Tensor], candidate: [String: Tensor], validRows: [[Bool]]? = nil) -> [String] {
+    public static func failures(reference: [String: Tensor], candidate: [String: Tensor]) -> [String] {
         reference.keys.sorted().compactMap { key in
             guard let got = candidate[key] else { return "\(key): missing" }
-            return failure(key: key, reference: reference[key]!, candidate: got, validRows: validRows).map { "\(key): \($0)" }
+            return failure(key: key, reference: reference[key]!, candidate: got).map { "\(key): \($0)" }
         }
     }
 }

@@ -73,11 +73,11 @@ import GraphIO
             let l = try losses(out.appendingPathComponent(name))
             #expect(mean(l.suffix(5)) < mean(l.prefix(5)), "\(name) loss \(l)")
         }
-        let m = try p.evaluateStage1(features: features)
-        #expect(m["t2i_r1"] != nil && m["itm_acc"] != nil)
-        let greedy = try p.generateCaptions(features: features, limit: 8)
-        let beam = try p.generateCaptions(features: features, limit: 8, beams: 2)
-        #expect(greedy.count == 8 && beam.count == 8)
+        let m = try p.evaluateStage1(features: features, rerank: 2)
+        #expect(m["t2i_r1"] != nil && m["itm_acc"] != nil && m["t2i_r1_itm"] != nil)
+        let greedy = try p.generateCaptions(limit: 8)
+        let beam = try p.generateCaptions(limit: 4, beams: 2)
+        #expect(greedy.count == 8 && beam.count == 4)
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("stage1/curves.svg").path))
     }
 

@@ -64,6 +64,12 @@ struct TileProgram {
     var instructions: [Instruction] = []
     var registers = 0
     var result = 0
+    /// True when the result is computed by the last instruction (not a bare operand or literal), so full tiles
+    /// can write it straight to the output.
+    var resultIsApplied: Bool {
+        if case .apply(_, _, let r)? = instructions.last { return r == result }
+        return false
+    }
 
     init(_ e: FusedExpression) {
         var loaded: [Int: Int] = [:]
@@ -174,33 +180,45 @@ struct FusedMap {
                     }
                 }
                 let outBase = run &* loop.runLength &+ start
-                var j = 0
-                while j < len {
-                    let n = Swift.min(width, len &- j), rounded = (n &+ 15) & ~15
-                    for ins in program.instructions {
-                        switch ins {
-                        case .load(let i, let r) where loop.innerStride[i] != 0:
-                            let from = loop.offset(i, run: run) &+ start &+ j
-                            if operandTypes[i] == .f32 {
-                                register(r).update(from: operands[i].assumingMemoryBound(to: Float.self) + from, count: n)
-                            } else {
-                                for t in 0..<n { register(r)[t] = Float(loadScalar(operands[i], operandTypes[i], from &+ t)) }
+                let directOut = outType.dtype == .f32 && program.resultIsApplied
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: program.registers) { source in
+                    var j = 0
+                    while j < len {
+                        let n = Swift.min(width, len &- j), rounded = (n &+ 15) & ~15
+                        // Full tiles read f32 operands where they are and write the result straight to the output;
+                        // a partial tile goes through registers so no SIMD loop touches memory past its end.
+                        let full = n == rounded
+                        for r in 0..<program.registers { source[r] = UnsafePointer(register(r)) }
+                        for ins in program.instructions {
+                            switch ins {
+                            case .load(let i, let r) where loop.innerStride[i] != 0:
+                                let from = loop.offset(i, run: run) &+ start &+ j
+                                if operandTypes[i] == .f32 {
+                                    let p = UnsafePointer(operands[i].assumingMemoryBound(to: Float.self) + from)
+                                    if full { source[r] = p } else { register(r).update(from: p, count: n) }
+                                } else {
+                                    for t in 0..<n { register(r)[t] = Float(loadScalar(operands[i], operandTypes[i], from &+ t)) }
+                                }
+                            case .apply(let f, let args, let r):
+                                let a = source[args[0]]
+                                let b = args.count > 1 ? source[args[1]] : a
+                                let c = args.count > 2 ? source[args[2]] : a
+                                let destination = full && directOut && r == program.result
+                                    ? out.assumingMemoryBound(to: Float.self) + (outBase &+ j) : register(r)
+                                f(a, b, c, destination, rounded)
+                            default: break
                             }
-                        case .apply(let f, let args, let r):
-                            let a = UnsafePointer(register(args[0]))
-                            let b = args.count > 1 ? UnsafePointer(register(args[1])) : a
-                            let c = args.count > 2 ? UnsafePointer(register(args[2])) : a
-                            f(a, b, c, register(r), rounded)
-                        default: break
                         }
+                        if !(full && directOut) {
+                            let result = source[program.result]
+                            if outType.dtype == .f32 {
+                                (out.assumingMemoryBound(to: Float.self) + (outBase &+ j)).update(from: result, count: n)
+                            } else {
+                                for t in 0..<n { storeScalar(out, outType.dtype, outBase &+ j &+ t, Double(result[t])) }
+                            }
+                        }
+                        j &+= width
                     }
-                    let result = register(program.result)
-                    if outType.dtype == .f32 {
-                        (out.assumingMemoryBound(to: Float.self) + (outBase &+ j)).update(from: result, count: n)
-                    } else {
-                        for t in 0..<n { storeScalar(out, outType.dtype, outBase &+ j &+ t, Double(result[t])) }
-                    }
-                    j &+= width
                 }
             }
         }
