@@ -160,18 +160,18 @@ struct All: ParsableCommand {
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
         if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
-            _ = try p.pretrainVision(Budget(minutes: 0.38 * m))
+            _ = try p.pretrainVision(Budget(minutes: 0.33 * m))
         }
         if InterruptFlag.isRaised { return }
         if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
-            _ = try p.pretrainLanguageModel(Budget(minutes: 0.08 * m))
+            _ = try p.pretrainLanguageModel(Budget(minutes: 0.06 * m))
         }
         if InterruptFlag.isRaised { return }
         let features = try p.imageFeatures()
         let left = { m - Date().timeIntervalSince(start) / 60 }
-        _ = try p.stage1(Budget(minutes: max(0.5, left() * 0.55)), features: features)
+        _ = try p.stage1(Budget(minutes: max(0.5, left() * 0.7)), features: features)
         if InterruptFlag.isRaised { return }
-        _ = try p.stage2(Budget(minutes: max(0.5, left() * 0.75)), features: features)
+        _ = try p.stage2(Budget(minutes: max(0.5, left() * 0.7)), features: features)
         if InterruptFlag.isRaised { return }
         let s1 = try p.evaluateStage1(features: features)
         print("\n== graphc tiny BLIP-2: \(p.train.count) training images, held-out \(min(1000, p.heldOut.count)), \(String(format: "%.1f", Date().timeIntervalSince(start) / 60)) min ==")

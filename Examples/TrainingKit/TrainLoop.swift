@@ -1,6 +1,7 @@
 import Foundation
 import GraphIR
 import GraphIO
+import GraphAutodiff
 
 /// What the generic loop drives: one optimizer step at a time, its state as named tensors, an evaluation.
 public protocol TrainingTask: AnyObject {
@@ -12,25 +13,6 @@ public protocol TrainingTask: AnyObject {
     func restore(_ state: [String: Tensor]) throws
     /// Held-out metrics, keys without the `eval.` prefix.
     func evaluate() throws -> [String: Double]
-}
-
-/// Linear warm-up from 0, then cosine decay from `peak` to `floor` at `total` steps (LAVIS-style, per step).
-public struct LRSchedule: Equatable {
-    public var peak: Double
-    public var floor: Double
-    public var warmup: Int
-    public var total: Int
-    public init(peak: Double, floor: Double, warmup: Int, total: Int) {
-        self.peak = peak
-        self.floor = floor
-        self.warmup = warmup
-        self.total = total
-    }
-    public func lr(at step: Int) -> Double {
-        if step < warmup { return peak * Double(step + 1) / Double(warmup) }
-        let t = Double(step - warmup) / Double(max(total - warmup, 1))
-        return floor + (peak - floor) * 0.5 * (1 + cos(Double.pi * min(t, 1)))
-    }
 }
 
 public struct LoopOptions {
@@ -115,27 +97,32 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
     let progress = ProgressReporter(label: o.label, totalSteps: total > 0 ? total : nil, budgetSeconds: budget)
     var step = start, examples = 0, last: [String: Double] = [:], evalResult: [String: Double] = [:]
     var interrupted = false
-    var schedule = LRSchedule(peak: o.peakLR, floor: o.minLR, warmup: o.warmup, total: max(total, 1))
-    let calibrationSteps = 5
+    var schedule = WarmupCosineSchedule(baseRate: o.peakLR, warmupSteps: o.warmup, totalSteps: max(total, 1), minRate: o.minLR)
+    // The speed is measured over steps 3…20 of this run: the first steps pay for cold caches and page faults.
+    let (calibrationStart, calibrationEnd) = (start + 2, start + 20)
+    var calibrationClock = 0.0
     func save() throws {
         try Checkpoint.save(try task.state(), step: step, totalSteps: total, label: o.label, to: o.outDir)
     }
     while total == 0 || step < total {
         if InterruptFlag.isRaised { interrupted = true; break }
         if let budget, progress.elapsed >= budget { break }
-        let r = try task.step(step, lr: schedule.lr(at: step))
+        let r = try task.step(step, lr: schedule.rate(atStep: step + 1))
         step += 1
         examples += r.examples
         last = r.losses
         // A time budget fixes the step count once the speed is known (and never changes it after a resume).
-        if total == 0, let budget, step - start == calibrationSteps {
-            let perStep = progress.elapsed / Double(calibrationSteps)
-            total = step + max(1, Int((budget - progress.elapsed) / max(perStep, 1e-6) * 0.97))
-            schedule.total = total
+        if total == 0, let budget {
+            if step == calibrationStart { calibrationClock = progress.elapsed }
+            if step == calibrationEnd {
+                let perStep = (progress.elapsed - calibrationClock) / Double(calibrationEnd - calibrationStart)
+                total = step + max(1, Int((budget - progress.elapsed) / max(perStep, 1e-6) * 0.95))
+                schedule.totalSteps = total
+            }
         }
         var record = r.losses.mapValues { $0 }
         record["step"] = Double(step)
-        record["lr"] = schedule.lr(at: step - 1)
+        record["lr"] = schedule.rate(atStep: step)
         if let every = o.evalEvery, step % every == 0 {
             evalResult = try task.evaluate()
             for (k, v) in evalResult { record["eval." + k] = v }
@@ -143,7 +130,7 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
         try metrics.append(record)
         if o.verbose {
             progress.report(step: step, examples: examples, losses: r.losses.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                            lr: schedule.lr(at: step - 1))
+                            lr: schedule.rate(atStep: step))
         }
         if step % o.checkpointEvery == 0 { try save() }
         o.onStep?(step)
@@ -155,7 +142,7 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
     try save()
     if o.verbose, step > start {
         progress.report(step: step, examples: examples, losses: last.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                        lr: schedule.lr(at: step - 1), force: true)
+                        lr: schedule.rate(atStep: step), force: true)
     }
     try SVGPlot.fromMetrics(title: o.label, records: metrics.records).render()
         .write(to: o.outDir.appendingPathComponent("curves.svg"), atomically: true, encoding: .utf8)

@@ -38,14 +38,6 @@ final class ToyTask: TrainingTask {
                     peakLR: 0.5, minLR: 0.05, warmup: 4, verbose: false)
     }
 
-    @Test func scheduleWarmsUpThenDecays() {
-        let s = LRSchedule(peak: 1e-4, floor: 1e-5, warmup: 10, total: 110)
-        #expect(abs(s.lr(at: 0) - 1e-5) < 1e-15)
-        #expect(abs(s.lr(at: 9) - 1e-4) < 1e-15)
-        #expect(abs(s.lr(at: 60) - 5.5e-5) < 1e-12)   // halfway through the cosine
-        #expect(abs(s.lr(at: 110) - 1e-5) < 1e-15)
-    }
-
     @Test func resumedRunEqualsUninterruptedBitForBit() throws {
         InterruptFlag.reset()
         let full = ToyTask()
