@@ -15,9 +15,9 @@ struct Common: ParsableArguments {
     var trainSize = 20_000
     @Option(help: "Held-out examples (built-in dataset size, or a cap).")
     var heldOutSize = 1_000
-    @Option(help: "Image side in pixels (the tiny ViT uses 8×8 patches of side/8).")
+    @Option(help: "Image side in pixels (the tiny ViT cuts it into an 8×8 grid of patches).")
     var imageSize = 32
-    @Option(help: "Threads for BLAS and kernels (default: all cores).")
+    @Option(help: "Threads for BLAS and kernels (default: all cores of this machine).")
     var threads = RuntimeThreads.allCores
     @Option(help: "Seed of data order, initialization, dropout and sampling.")
     var seed = 0
@@ -29,6 +29,14 @@ struct Common: ParsableArguments {
     var checkpointEvery = 200
     @Flag(help: "Print only the summary.")
     var quiet = false
+    @Option(help: "Peak learning rate of every phase run (default per phase: ViT 5e-4, LM 1e-3, stage 1 and 2 1e-3; cosine decay to 1e-5).")
+    var lr: Double?
+    @Option(help: "Linear warm-up steps of every phase run (default 100).")
+    var warmup: Int?
+    @Option(help: "AdamW decoupled weight decay (biases, norms and other 1-D parameters excluded).")
+    var weightDecay = 0.05
+    @Option(help: "Global gradient-norm clipping threshold.")
+    var clipNorm = 1.0
     @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
     var visionCheckpoint: String?
     @Option(help: "Frozen LM from a safetensors file or HF model folder (language_model.* or bare OPT model.decoder.* names) instead of frozen/lm.safetensors; its vocabulary must be the run's vocab.txt.")
@@ -63,6 +71,10 @@ struct Common: ParsableArguments {
         settings.resume = resume
         settings.verbose = !quiet
         settings.checkpointEvery = checkpointEvery
+        settings.peakLR = lr
+        settings.warmup = warmup
+        settings.weightDecay = weightDecay
+        settings.clipNorm = clipNorm
         settings.compiler = Compiler(passes: passes, threads: threads, seed: seed)
         return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
     }

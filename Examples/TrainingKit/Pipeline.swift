@@ -24,6 +24,12 @@ public struct RunSettings {
     public var checkpointEvery = 200
     public var evalEvery: Int? = nil
     public var compiler = Compiler()
+    /// Optimizer settings shared by every phase. `peakLR`/`warmup` override each phase's default when set;
+    /// weight decay (0.05) and clipping (global norm 1.0) are the paper's.
+    public var peakLR: Double? = nil
+    public var warmup: Int? = nil
+    public var weightDecay = 0.05
+    public var clipNorm = 1.0
     public init(outDir: URL) { self.outDir = outDir }
 }
 
@@ -52,7 +58,7 @@ public final class TinyPipeline {
     func loop(_ label: String, _ budget: Budget, peakLR: Double, minLR: Double, warmup: Int, evalEvery: Int? = nil) throws -> LoopOptions {
         LoopOptions(label: label, outDir: try dir(label), steps: budget.steps, minutes: budget.minutes,
                     checkpointEvery: settings.checkpointEvery, evalEvery: evalEvery ?? settings.evalEvery, resume: settings.resume,
-                    peakLR: peakLR, minLR: minLR, warmup: warmup, verbose: settings.verbose)
+                    peakLR: settings.peakLR ?? peakLR, minLR: minLR, warmup: settings.warmup ?? warmup, verbose: settings.verbose)
     }
 
     static func lensOf(_ mask: Tensor) -> Tensor {
@@ -84,7 +90,7 @@ public final class TinyPipeline {
         let evalExe = try c.forward(g, store: store)
         let train = self.train, heldOut = self.heldOut, recipe = self.recipe
         let task = try GraphTrainingTask(
-            training: c.trainingGraph(g, weightDecay: 0.05, clip: 1.0), store: store, options: c.runtime(checkFinite: ["loss"]),
+            training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: ["loss"],
             inputs: { step in
                 let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed)
@@ -132,7 +138,7 @@ public final class TinyPipeline {
         let store = ParameterStore()
         let train = self.train, recipe = self.recipe
         let task = try GraphTrainingTask(
-            training: c.trainingGraph(g, weightDecay: 0.05, clip: 1.0), store: store, options: c.runtime(checkFinite: ["loss"]),
+            training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: ["loss"],
             inputs: { [unowned self] step in
                 let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 1)

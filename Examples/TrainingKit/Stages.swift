@@ -50,7 +50,9 @@ extension TinyPipeline {
                                          shapes: BLIP2Shapes(batch: e, textLength: recipe.qformerTextLength))
         let split = try frozenPrefix(model)
         let weightsHash = try frozenVisionHash()
-        let key = "\(String(weightsHash, radix: 16))-\(train.count)-\(heldOut.count)-\(GraphIO.stableHash(Array(train.captions.joined().utf8)))"
+        // Keyed by the weights and the pixels themselves, so changed images or weights never reuse stale features.
+        let pixelHash = { (set: ExampleSet) in set.pixels.withUnsafeBytes { GraphIO.stableHash($0) } }
+        let key = "\(String(weightsHash, radix: 16))-\(String(pixelHash(train), radix: 16))-\(String(pixelHash(heldOut), radix: 16))"
         let cachePath = settings.outDir.appendingPathComponent("frozen/features.safetensors").path
         if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key {
             let shape = try file.info("train").shape
@@ -92,7 +94,7 @@ extension TinyPipeline {
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
         let task = try GraphTrainingTask(
-            training: c.trainingGraph(split.rest, weightDecay: 0.05, clip: 1.0), store: store,
+            training: c.trainingGraph(split.rest, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store,
             options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss", "loss_itc", "loss_itm", "loss_itg"],
             inputs: { step in
                 let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 2)
@@ -122,7 +124,7 @@ extension TinyPipeline {
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
         let task = try GraphTrainingTask(
-            training: c.trainingGraph(split.rest, weightDecay: 0.05, clip: 1.0), store: store,
+            training: c.trainingGraph(split.rest, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store,
             options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss"],
             inputs: { step in
                 let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 3)
