@@ -28,23 +28,6 @@ func loadAverage() -> Double {
     return getloadavg(&l, 3) > 0 ? l[0] : -1
 }
 
-/// Best wall times of `repeats` alternating runs of `a` and `b` (after a warm-up of each), in seconds. Alternating
-/// keeps both sides under the same load from other processes.
-func bestPair(_ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
-    try a()
-    try b()
-    var (ta, tb) = (Double.infinity, Double.infinity)
-    for _ in 0..<repeats {
-        var s = now()
-        try a()
-        ta = min(ta, Double(now() - s) * 1e-9)
-        s = now()
-        try b()
-        tb = min(tb, Double(now() - s) * 1e-9)
-    }
-    return (ta, tb)
-}
-
 /// Best wall time of at least `repeats` runs of `body` (after one warm-up run), in seconds; short bodies run
 /// more often (up to 200 runs or 2 s) so a quiet time slice is likely among them on a shared machine.
 func best(_ body: () throws -> Void) rethrows -> Double {
@@ -100,7 +83,7 @@ for (label, m, n, k) in gemmShapes where wanted("gemm") {
     let e = try Executable(g, parameters: store)
     let a = randomFloats(m * k, seed: 1), b = randomFloats(n * k, seed: 2)
     var c = [Float](repeating: 0, count: m * n)
-    let (ours, raw) = try bestPair({ try e.run([:]) }, {
+    let (ours, raw) = try bestOfPairs(repeats, { try e.run([:]) }, {
         openblas_set_num_threads(Int32(threads))
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, &c, Int32(n))
     })
@@ -127,7 +110,7 @@ for (label, batch, m, n, k, transB) in headShapes where wanted("gemm") {
     let e = try Executable(g, parameters: store)
     let pa = randomFloats(batch * m * k, seed: 3), pb = randomFloats(batch * n * k, seed: 4)
     var pc = [Float](repeating: 0, count: batch * m * n)
-    let (ours, raw) = try bestPair({ try e.run([:]) }, {
+    let (ours, raw) = try bestOfPairs(repeats, { try e.run([:]) }, {
         openblas_set_num_threads(Int32(threads))
         pa.withUnsafeBufferPointer { a in pb.withUnsafeBufferPointer { b in pc.withUnsafeMutableBufferPointer { c in
             for i in 0..<batch {
