@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CImageCodecs", providers: [.apt(["libpng-dev", "libjpeg-dev"])]),
         .target(name: "GraphIR", swiftSettings: v5),
         .target(name: "GraphAutodiff", dependencies: ["GraphIR"], swiftSettings: v5),
-        .target(name: "GraphPasses", dependencies: ["GraphIR", "GraphAutodiff"], swiftSettings: v5),
+        .target(name: "GraphPasses", dependencies: ["GraphIR"], swiftSettings: v5),
         // Hot f32 kernels in C, built per instruction set and chosen at run time (no unsafe flags; Docs/Runtime.md).
         .target(name: "CRuntimeKernels"),
         .target(name: "GraphRuntime", dependencies: ["GraphIR", "CBLAS", "CRuntimeKernels"], swiftSettings: v5),
