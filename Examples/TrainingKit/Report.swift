@@ -53,7 +53,8 @@ extension TinyPipeline {
             }
             return RGBImage(width: s, height: s, pixels: px)
         }
-        let captions = (0..<count).map { "\(hypotheses[$0])\n(\(heldOut.captions[$0]))" }
-        try ContactSheet.write(images: images, captions: captions, to: settings.outDir.appendingPathComponent("captions.png").path, columns: 6)
+        let captions = (0..<count).map { "\(hypotheses[$0]) / ref: \(heldOut.captions[$0])" }
+        let sheet = ContactSheet.render(images: images, captions: captions, columns: 6, cellSize: 160, captionLines: 7)
+        try PNGWriter.write(sheet, to: settings.outDir.appendingPathComponent("captions.png").path)
     }
 }
