@@ -29,7 +29,7 @@ final class Stage1Evaluator {
         let gi = Graph(name: "stage1_eval_image")
         let ni = Layers(gi, role: .trainable).sharing()
         let zi = try QFormer.run(ni, q, QFormerPass(queries: QFormer.queryTokens(ni, q, batch: e), textIds: nil, image: imageInput(gi, ni)))
-        gi.output("image_feats", try PretrainModels.l2Normalize(gi, ni.linear(zi, outFeatures: q.embedDim, name: "vision_projection")))
+        gi.output("image_feats", try Stage1.l2Normalize(gi, ni.linear(zi, outFeatures: q.embedDim, name: "vision_projection")))
         // Text side: the text-only pass, [CLS] row.
         let gt = Graph(name: "stage1_eval_text")
         let nt = Layers(gt, role: .trainable).sharing()
@@ -37,7 +37,7 @@ final class Stage1Evaluator {
         let mask = try gt.input("attention_mask", [e, t], .i32)
         let ht = try QFormer.run(nt, q, QFormerPass(queries: nil, textIds: ids, mask: .none, lens: gt.reduceSum(mask, axes: [1]), image: nil))
         let cls = try gt.reshape(gt.slice(ht, axis: 1, 0..<1), [e, q.hidden])
-        gt.output("text_feat", try PretrainModels.l2Normalize(gt, nt.linear(cls, outFeatures: q.embedDim, name: "text_projection")))
+        gt.output("text_feat", try Stage1.l2Normalize(gt, nt.linear(cls, outFeatures: q.embedDim, name: "text_projection")))
         // ITM: the bi-directional joint pass, head averaged over the query rows.
         let gm = Graph(name: "stage1_eval_itm")
         let nm = Layers(gm, role: .trainable).sharing()

@@ -109,16 +109,31 @@ public enum DataSource: Equatable {
     }
 }
 
-/// The examples of step `step`: epochs are seeded permutations, so a batch is a pure function of (seed, step)
-/// and a resumed run sees the same data.
-public func batchIndices(step: Int, batch: Int, count: Int, seed: Int) -> [Int] {
-    let perEpoch = max(count / batch, 1)
-    let epoch = step / perEpoch, slot = step % perEpoch
-    var order = Array(0..<count)
-    // Fisher-Yates with counter-based random numbers keyed by (seed, epoch).
-    for i in stride(from: count - 1, to: 0, by: -1) {
-        let r = Int(Double(counterUniform(seed: seed, salt: 0x5EED + epoch, index: i)) * Double(i + 1))
-        order.swapAt(i, min(r, i))
+/// The examples of each step: epochs are seeded permutations, so a batch is a pure function of (seed, step) and a
+/// resumed run sees the same data. The permutation is computed once per epoch, not once per step.
+public final class BatchSchedule {
+    let batch: Int, count: Int, seed: Int
+    var epoch = -1
+    var order: [Int] = []
+
+    public init(batch: Int, count: Int, seed: Int) {
+        self.batch = batch
+        self.count = count
+        self.seed = seed
     }
-    return (0..<batch).map { order[(slot * batch + $0) % count] }
+
+    public func indices(step: Int) -> [Int] {
+        let perEpoch = max(count / batch, 1)
+        let e = step / perEpoch, slot = step % perEpoch
+        if e != epoch {
+            // Fisher-Yates with counter-based random numbers keyed by (seed, epoch).
+            order = Array(0..<count)
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let r = Int(Double(counterUniform(seed: seed, salt: 0x5EED + e, index: i)) * Double(i + 1))
+                order.swapAt(i, min(r, i))
+            }
+            epoch = e
+        }
+        return (0..<batch).map { order[(slot * batch + $0) % count] }
+    }
 }

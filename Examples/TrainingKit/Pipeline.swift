@@ -89,11 +89,12 @@ public final class TinyPipeline {
         let store = ParameterStore()
         let evalExe = try c.forward(g, store: store)
         let train = self.train, heldOut = self.heldOut, recipe = self.recipe
+        let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: ["loss"],
             inputs: { step in
-                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed)
+                let idx = batches.indices(step: step)
                 let text = recipe.clipText(idx.map { train.captions[$0] })
                 return (["pixel_values": train.pixelBatch(idx)], ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)], b)
             },
@@ -137,11 +138,12 @@ public final class TinyPipeline {
         let c = settings.compiler
         let store = ParameterStore()
         let train = self.train, recipe = self.recipe
+        let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed &+ 1)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: ["loss"],
             inputs: { [unowned self] step in
-                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 1)
+                let idx = batches.indices(step: step)
                 let caps = idx.map { train.captions[$0] }
                 let text = recipe.lmText(caps)
                 var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask), "labels": recipe.labels(ids: text.ids, mask: text.mask)]

@@ -32,7 +32,7 @@ public enum PretrainModels {
         // The class token after the final norm, as CLIP pools its image tower.
         let image = try VisionEncoder.build(pixels, config: vision, encoder: nn, trainable: nn)
         let cls = try g.reshape(g.slice(image, axis: 1, 0..<1), [b, vision.hidden])
-        let imageEmbeds = try l2Normalize(g, nn.linear(cls, outFeatures: sizes.embedDim, name: "clip.visual_projection", bias: false))
+        let imageEmbeds = try Stage1.l2Normalize(g, nn.linear(cls, outFeatures: sizes.embedDim, name: "clip.visual_projection", bias: false))
         let textEmbeds = try g.scope("clip.text") { () -> Value in
             let w = sizes.textWidth
             var h = try nn.embedding(ids, vocabulary: vocabulary, dim: w, name: "token_embedding")
@@ -46,7 +46,7 @@ public enum PretrainModels {
             }
             h = try nn.layerNorm(h, name: "final_layer_norm", eps: 1e-5)
             let first = try g.reshape(g.slice(h, axis: 1, 0..<1), [b, w])
-            return try l2Normalize(g, nn.linear(first, outFeatures: sizes.embedDim, name: "projection", bias: false))
+            return try Stage1.l2Normalize(g, nn.linear(first, outFeatures: sizes.embedDim, name: "projection", bias: false))
         }
         // logit_scale = log(1/0.07) as in CLIP; the exponent is taken in the graph.
         let logitScale = try nn.parameter("clip.logit_scale", [], initializer: .constant(2.659260036932778))
@@ -88,10 +88,5 @@ public enum PretrainModels {
         let logits = try DecoderLM.logits(nn, c, hidden: stack.hidden)
         g.output("loss", try g.scope("loss") { try nn.causalLMLoss(logits: logits, labels: fullLabels) })
         return g
-    }
-
-    static func l2Normalize(_ g: Graph, _ x: Value) throws -> Value {
-        let ss = try g.reduceSum(g.mul(x, x), axes: [-1], keepDims: true)
-        return try g.mul(x, g.rsqrt(g.binary(.add, ss, scalar: 1e-12)))
     }
 }

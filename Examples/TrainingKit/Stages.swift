@@ -93,11 +93,12 @@ extension TinyPipeline {
         let evaluator = try Stage1Evaluator(pipeline: self, store: store, features: features)
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
+        let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed &+ 2)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(split.rest, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store,
             options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss", "loss_itc", "loss_itm", "loss_itg"],
             inputs: { step in
-                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 2)
+                let idx = batches.indices(step: step)
                 let text = recipe.qformerText(idx.map { train.captions[$0] })
                 var others = ["input_ids": text.ids, "attention_mask": text.mask,
                               "sampling_seed": Tensor(.i32, [], [Double((recipe.seed &* 7919 &+ step) & 0x7FFF_FFFF)])]
@@ -123,11 +124,12 @@ extension TinyPipeline {
         try loadStage1(into: store, for: split.rest)
         let train = self.train, recipe = self.recipe, featureName = split.boundary[0]
         let usesDropout = split.rest.inputs.contains { $0.name == "dropout_seed" }
+        let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed &+ 3)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(split.rest, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store,
             options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss"],
             inputs: { step in
-                let idx = batchIndices(step: step, batch: b, count: train.count, seed: recipe.seed &+ 3)
+                let idx = batches.indices(step: step)
                 let text = recipe.lmText(idx.map { train.captions[$0] })
                 var others = ["input_ids": text.ids, "attention_mask": text.mask, "labels": recipe.labels(ids: text.ids, mask: text.mask)]
                 if usesDropout { others["dropout_seed"] = Tensor(.i32, [], [Double((recipe.seed &* 15_485_863 &+ step) & 0x7FFF_FFFF)]) }

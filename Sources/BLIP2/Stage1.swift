@@ -119,7 +119,7 @@ public enum Stage1 {
     }
 
     /// `x / max(‖x‖₂, 1e-12)` over the last axis (PyTorch `F.normalize`).
-    static func l2Normalize(_ g: Graph, _ x: Value) throws -> Value {
+    public static func l2Normalize(_ g: Graph, _ x: Value) throws -> Value {
         let norm = try g.sqrt(g.reduceSum(g.mul(x, x), axes: [-1], keepDims: true))
         return try g.div(x, g.maximum(norm, g.constant(1e-12, shape: [], g.type(of: x).dtype)))
     }

@@ -43,18 +43,12 @@ public enum RetrievalGraph {
             let text = try QFormer.run(nn, c.qformer, QFormerPass(queries: nil, textIds: ids, lens: textLens, image: nil))
             let cls = try g.reshape(g.slice(text, axis: 1, 0..<1), [b, c.qformer.hidden])
             let e = c.qformer.embedDim
-            let imageEmbeds = try l2Normalize(g, nn.linear(z, outFeatures: e, name: "vision_projection"))
-            let textEmbeds = try l2Normalize(g, nn.linear(cls, outFeatures: e, name: "text_projection"))
+            let imageEmbeds = try Stage1.l2Normalize(g, nn.linear(z, outFeatures: e, name: "vision_projection"))
+            let textEmbeds = try Stage1.l2Normalize(g, nn.linear(cls, outFeatures: e, name: "text_projection"))
             let perQuery = try g.matmul(g.reshape(imageEmbeds, [b * q, e]), textEmbeds, transposeB: true)
             return try g.reduceMax(g.reshape(perQuery, [b, q, b]), axes: [1])
         }
         g.output("logits_per_image", itc)
         return g
-    }
-
-    /// `torch.nn.functional.normalize`: x / max(‖x‖₂, 1e-12) over the last axis.
-    static func l2Normalize(_ g: Graph, _ x: Value) throws -> Value {
-        let norm = try g.sqrt(g.reduceSum(g.mul(x, x), axes: [-1], keepDims: true))
-        return try g.div(x, g.maximum(norm, g.constant(1e-12, shape: [], g.type(of: x).dtype)))
     }
 }

@@ -1,4 +1,5 @@
 import GraphIR
+import GraphIO
 
 /// A JSON value with ordered object keys, so output is deterministic and diffable.
 indirect enum JSON: Equatable {
@@ -24,7 +25,7 @@ indirect enum JSON: Equatable {
             if x.isNaN { return "\"nan\"" }
             if x.isInfinite { return x > 0 ? "\"inf\"" : "\"-inf\"" }
             return x == x.rounded() && Swift.abs(x) < 1e15 ? String(Int(x)) + ".0" : String(x)
-        case .string(let s): return JSON.quote(s)
+        case .string(let s): return jsonQuoted(s)
         case .array(let xs):
             if xs.isEmpty { return "[]" }
             // Arrays of scalars stay on one line (shapes, operand lists).
@@ -34,9 +35,9 @@ indirect enum JSON: Equatable {
             if kv.isEmpty { return "{}" }
             // Small records of scalars stay on one line (types, op counts).
             if kv.allSatisfy({ $0.1.isScalar || ($0.1.isFlatArray) }) && kv.count <= 4 {
-                return "{" + kv.map { JSON.quote($0.0) + ": " + $0.1.text(indent: nil) }.joined(separator: ", ") + "}"
+                return "{" + kv.map { jsonQuoted($0.0) + ": " + $0.1.text(indent: nil) }.joined(separator: ", ") + "}"
             }
-            return "{" + nl + kv.map { pad(depth + 1) + JSON.quote($0.0) + ": " + $0.1.text(indent: indent, depth: depth + 1) }
+            return "{" + nl + kv.map { pad(depth + 1) + jsonQuoted($0.0) + ": " + $0.1.text(indent: indent, depth: depth + 1) }
                 .joined(separator: "," + nl) + nl + pad(depth) + "}"
         }
     }
@@ -51,27 +52,6 @@ indirect enum JSON: Equatable {
         case .array, .object: return false
         default: return true
         }
-    }
-
-    static func quote(_ s: String) -> String {
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    r += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    r.unicodeScalars.append(u)
-                }
-            }
-        }
-        return r + "\""
     }
 }
 
