@@ -115,7 +115,9 @@ func runFusedKernelBenchmark() throws {
             try g.reduceSum(try g.mul(p[0], p[1]), axes: [0, 1])
         }),
     ]
-    for (label, parameters, chain) in chains {
+    // `--match TEXT` keeps the chains whose label contains TEXT (for profiling one kernel).
+    let match = CommandLine.arguments.firstIndex(of: "--match").flatMap { i in i + 1 < CommandLine.arguments.count ? CommandLine.arguments[i + 1] : nil }
+    for (label, parameters, chain) in chains where match.map({ label.contains($0) }) ?? true {
         func build(_ fused: Bool) throws -> Graph {
             let g = Graph(name: fused ? "fused" : "unfused")
             g.output("y", try chain(g, try parameters.map { try g.parameter($0.0, $0.1) }))

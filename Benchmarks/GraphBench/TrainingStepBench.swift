@@ -1,19 +1,24 @@
 // Whole training steps (forward, backward, AdamW) of graphs compiled the way the trainers compile them
 // (TrainingKit's `Compiler`), with the `fuse` pass (`all`) and without it (`no-fuse`), alternating in one process.
 import BLIP2
+import GraphAutodiff
 import GraphIR
 import GraphPasses
 import GraphRuntime
 import TrainingKit
 
-/// Random values for every input of `g`: floats in [-1, 1), token ids in [4, vocabulary), masks of ones (the last
-/// quarter of each row zero, as padding), seeds.
+/// Values for every input of a training graph `g`: learning rate 1e-4, step 1, updates applied; floats in [-1, 1),
+/// token ids in [4, vocabulary), masks of ones (the last quarter of each row zero, as padding), seeds.
 func trainingInputs(_ g: Graph, vocabulary: Int) -> [String: Tensor] {
     var inputs: [String: Tensor] = [:]
     for (k, (name, value)) in g.inputs.enumerated() {
         let t = g.type(of: value)
         let n = t.count
-        if t.dtype.isFloat {
+        if name == TrainingGraph.learningRateInput {
+            inputs[name] = Tensor(t.dtype, t.shape, [1e-4])
+        } else if name == TrainingGraph.stepInput || name == TrainingGraph.applyUpdateInput {
+            inputs[name] = Tensor(t.dtype, t.shape, [1])
+        } else if t.dtype.isFloat {
             inputs[name] = Tensor(t.dtype, t.shape, randomFloats(n, seed: 20 + k).map(Double.init))
         } else if name.hasSuffix("seed") {
             inputs[name] = Tensor(t.dtype, t.shape, [Double](repeating: 11, count: n))
@@ -29,12 +34,13 @@ func trainingInputs(_ g: Graph, vocabulary: Int) -> [String: Tensor] {
 
 /// One model's training step compiled with `all` and with `no-fuse`; best of `pairs` alternating runs each.
 func compareTrainingStep(_ label: String, model: Graph, vocabulary: Int, pairs: Int) throws {
-    let inputs = trainingInputs(model, vocabulary: vocabulary)
+    var inputs: [String: Tensor] = [:]
     var executables: [Compiler.Passes: Executable] = [:]
     var kernels: [Compiler.Passes: Int] = [:]
     for mode in [Compiler.Passes.all, .noFuse] {
         let compiler = Compiler(passes: mode, threads: threads, seed: 7)
         let training = try compiler.trainingGraph(model, weightDecay: 0.05, clip: 1.0)
+        if inputs.isEmpty { inputs = trainingInputs(training, vocabulary: vocabulary) }
         // Each mode owns its parameters: AdamW updates them every step.
         executables[mode] = try Executable(training, parameters: ParameterStore(), options: compiler.runtime())
         kernels[mode] = GraphStats(training).kernels

@@ -7,8 +7,10 @@ import GraphIR
 import GraphRuntime
 
 let quick = CommandLine.arguments.contains("--quick")
-/// `GraphBench [gemm] [attention] [memory] [passes] [training]` runs only those groups (all by default).
-let groups = Set(CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") })
+/// `GraphBench [gemm] [attention] [memory] [fused] [passes] [training]` runs only those groups (all by default).
+let groups = Set(CommandLine.arguments.dropFirst().enumerated().filter { i, a in
+    !a.hasPrefix("--") && (i == 0 || CommandLine.arguments[i] != "--match")
+}.map(\.1))
 func wanted(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
 let threads = RuntimeThreads.allCores
 let repeats = quick ? 3 : 9
@@ -227,8 +229,11 @@ if wanted("memory") {
     }, [("x", [16384, 768]), ("g", [768]), ("b", [768])])
 }
 
-if wanted("passes") {
+if wanted("fused") {
     try runFusedKernelBenchmark()
+}
+
+if wanted("passes") {
     try runPassesBenchmark()
 }
 

@@ -1,6 +1,7 @@
 // Included once per instruction set by runtime_kernels.c, after kernels_body.h (whose helpers it uses).
 // A fused-expression tile program: each instruction is one vector loop over a whole register of n floats, so the
-// expression tree is walked once per tile (a few hundred elements), never per element.
+// expression tree is walked once per tile (a few hundred elements), never per element. A register whose mask is 0
+// holds one value in 16 lanes (a broadcast operand or a literal): `p + (i & mask)` reads it at every i.
 
 /// Cephes logf, as vlog in Sources/GraphRuntime/Kernels/VectorMath.swift; special values as libm gives them.
 RK_ATTR vf RK_FN(vlog)(vf x) {
@@ -38,32 +39,47 @@ RK_ATTR vf RK_FN(loadPart)(const float *p, size_t m) { vf v = RK_FN(splat)(0.0f)
 RK_ATTR void RK_FN(storePart)(float *p, vf v, size_t m) { __builtin_memcpy(p, &v, m * sizeof(float)); }
 
 // One instruction as a vector loop; the last partial vector touches only its m lanes of memory.
-#define RK_LOOP1(f)                                                                                    \
+#define RK_PASS1(X, XPART, f)                                                                          \
     {                                                                                                  \
         size_t i = 0;                                                                                  \
-        for (; i + 16 <= n; i += 16) { vf x = RK_FN(load)(a + i); RK_FN(store)(y + i, f); }          \
-        if (i < n) { size_t m = n - i; vf x = RK_FN(loadPart)(a + i, m); RK_FN(storePart)(y + i, f, m); } \
+        for (; i + 16 <= n; i += 16) { vf x = X; RK_FN(store)(y + i, f); }                             \
+        if (i < n) { size_t m = n - i; vf x = XPART; RK_FN(storePart)(y + i, f, m); }                  \
+    }                                                                                                  \
+    break;
+#define RK_A RK_FN(load)(a + (i & ma))
+#define RK_B RK_FN(load)(b + (i & mb))
+#define RK_AP RK_FN(loadPart)(a + (i & ma), m)
+#define RK_BP RK_FN(loadPart)(b + (i & mb), m)
+// A unary function, of register a or of `a pre b` (the two-level expressions f(a + b) in one pass).
+#define RK_LOOP1(f)                                                                                    \
+    switch (ins.pre) {                                                                                 \
+    case RK_ADD: RK_PASS1(RK_A + RK_B, RK_AP + RK_BP, f)                                               \
+    case RK_SUB: RK_PASS1(RK_A - RK_B, RK_AP - RK_BP, f)                                               \
+    case RK_MUL: RK_PASS1(RK_A * RK_B, RK_AP * RK_BP, f)                                               \
+    case RK_DIV: RK_PASS1(RK_A / RK_B, RK_AP / RK_BP, f)                                               \
+    default: RK_PASS1(RK_A, RK_AP, f)                                                                  \
     }                                                                                                  \
     break;
 #define RK_LOOP2(f)                                                                                    \
     {                                                                                                  \
         size_t i = 0;                                                                                  \
         for (; i + 16 <= n; i += 16) {                                                                 \
-            vf x = RK_FN(load)(a + i), u = RK_FN(load)(b + i);                                         \
+            vf x = RK_FN(load)(a + (i & ma)), u = RK_FN(load)(b + (i & mb));                                         \
             RK_FN(store)(y + i, f);                                                                    \
         }                                                                                              \
         if (i < n) {                                                                                   \
             size_t m = n - i;                                                                          \
-            vf x = RK_FN(loadPart)(a + i, m), u = RK_FN(loadPart)(b + i, m);                           \
+            vf x = RK_FN(loadPart)(a + (i & ma), m), u = RK_FN(loadPart)(b + (i & mb), m);                           \
             RK_FN(storePart)(y + i, f, m);                                                             \
         }                                                                                              \
     }                                                                                                  \
     break;
 
-RK_KERNEL void RK_FN(fused_tile)(const rk_instruction *code, size_t count, float *const *r, size_t n) {
+RK_KERNEL void RK_FN(fused_tile)(const rk_instruction *code, size_t count, float *const *r, const size_t *mask, size_t n) {
     for (size_t k = 0; k < count; k++) {
         const rk_instruction ins = code[k];
         const float *a = r[ins.a], *b = r[ins.b], *c = r[ins.c];
+        const size_t ma = mask[ins.a], mb = mask[ins.b], mc = mask[ins.c];
         float *y = r[ins.dst];
         switch (ins.op) {
         case RK_NEG: RK_LOOP1(-x)
@@ -96,24 +112,59 @@ RK_KERNEL void RK_FN(fused_tile)(const rk_instruction *code, size_t count, float
         case RK_WHERE: {
             size_t i = 0;
             for (; i + 16 <= n; i += 16) {
-                vf s = RK_FN(load)(a + i), t = RK_FN(load)(b + i), f = RK_FN(load)(c + i);
+                vf s = RK_FN(load)(a + (i & ma)), t = RK_FN(load)(b + (i & mb)), f = RK_FN(load)(c + (i & mc));
                 RK_FN(store)(y + i, RK_FN(sel)(s != 0.0f, t, f));
             }
             if (i < n) {
                 size_t m = n - i;
-                vf s = RK_FN(loadPart)(a + i, m), t = RK_FN(loadPart)(b + i, m), f = RK_FN(loadPart)(c + i, m);
+                vf s = RK_FN(loadPart)(a + (i & ma), m), t = RK_FN(loadPart)(b + (i & mb), m), f = RK_FN(loadPart)(c + (i & mc), m);
                 RK_FN(storePart)(y + i, RK_FN(sel)(s != 0.0f, t, f), m);
             }
             break;
         }
         // No vector form: sin, cos and pow go through libm in double (they are rare in fused graphs).
-        case RK_SIN: for (size_t i = 0; i < n; i++) y[i] = (float)sin((double)a[i]); break;
-        case RK_COS: for (size_t i = 0; i < n; i++) y[i] = (float)cos((double)a[i]); break;
-        case RK_POW: for (size_t i = 0; i < n; i++) y[i] = (float)pow((double)a[i], (double)b[i]); break;
+        case RK_SIN: for (size_t i = 0; i < n; i++) y[i] = (float)sin((double)a[i & ma]); break;
+        case RK_COS: for (size_t i = 0; i < n; i++) y[i] = (float)cos((double)a[i & ma]); break;
+        case RK_POW: for (size_t i = 0; i < n; i++) y[i] = (float)pow((double)a[i & ma], (double)b[i & mb]); break;
         default: break;
         }
     }
 }
 
+/// acc[i] += p[i] (or acc[i] = max: p[i] >= acc[i] ? p[i] : acc[i]) for i < n: a reduction folding one tile.
+RK_KERNEL void RK_FN(fold)(const float *p, float *acc, size_t n, int max) {
+    size_t i = 0;
+    if (max) {
+        for (; i + 16 <= n; i += 16) RK_FN(store)(acc + i, RK_FN(vmax)(RK_FN(load)(acc + i), RK_FN(load)(p + i)));
+        for (; i < n; i++) if (p[i] >= acc[i]) acc[i] = p[i];
+    } else {
+        for (; i + 16 <= n; i += 16) RK_FN(store)(acc + i, RK_FN(load)(acc + i) + RK_FN(load)(p + i));
+        for (; i < n; i++) acc[i] += p[i];
+    }
+}
+
+/// The sum (or the max, -inf when n = 0) of n values, with vector accumulators.
+RK_KERNEL float RK_FN(total)(const float *p, size_t n, int max) {
+    size_t i = 0;
+    vf acc = RK_FN(splat)(max ? -__builtin_inff() : 0.0f);
+    if (max) {
+        for (; i + 16 <= n; i += 16) acc = RK_FN(vmax)(acc, RK_FN(load)(p + i));
+    } else {
+        vf acc2 = RK_FN(splat)(0.0f);
+        for (; i + 32 <= n; i += 32) { acc += RK_FN(load)(p + i); acc2 += RK_FN(load)(p + i + 16); }
+        acc += acc2;
+        for (; i + 16 <= n; i += 16) acc += RK_FN(load)(p + i);
+    }
+    float t = acc[0];
+    for (int k = 1; k < 16; k++) { if (max) { if (acc[k] >= t) t = acc[k]; } else { t += acc[k]; } }
+    for (; i < n; i++) { if (max) { if (p[i] >= t) t = p[i]; } else { t += p[i]; } }
+    return t;
+}
+
 #undef RK_LOOP1
 #undef RK_LOOP2
+#undef RK_PASS1
+#undef RK_A
+#undef RK_B
+#undef RK_AP
+#undef RK_BP

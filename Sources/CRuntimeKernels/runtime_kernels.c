@@ -52,38 +52,67 @@ RK_DISPATCH(rk_gelu_erf, map_gelu_erf)
 RK_DISPATCH(rk_gelu_tanh, map_gelu_tanh)
 RK_DISPATCH(rk_softmax_row, softmax_row)
 
-void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, size_t n) {
+void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks, size_t n) {
     switch (rk_isa()) {
-    case 2: fused_tile_avx512(code, count, registers, n); break;
-    case 1: fused_tile_avx2(code, count, registers, n); break;
-    default: fused_tile_base(code, count, registers, n); break;
+    case 2: fused_tile_avx512(code, count, registers, masks, n); break;
+    case 1: fused_tile_avx2(code, count, registers, masks, n); break;
+    default: fused_tile_base(code, count, registers, masks, n); break;
+    }
+}
+
+void rk_fold(const float *p, float *acc, size_t n, int max) {
+    switch (rk_isa()) {
+    case 2: fold_avx512(p, acc, n, max); break;
+    case 1: fold_avx2(p, acc, n, max); break;
+    default: fold_base(p, acc, n, max); break;
+    }
+}
+
+float rk_total(const float *p, size_t n, int max) {
+    switch (rk_isa()) {
+    case 2: return total_avx512(p, n, max);
+    case 1: return total_avx2(p, n, max);
+    default: return total_base(p, n, max);
     }
 }
 
 // The f64 check path: GraphIR's reference formulas (FusedExpression.apply) element by element.
-#define RK_F64(expr) for (size_t i = 0; i < n; i++) { double x = a[i], u = b[i]; (void)u; y[i] = (expr); } break;
+#define RK_F64(expr) for (size_t i = 0; i < n; i++) { double x = a[i & ma], u = b[i & mb]; (void)u; y[i] = (expr); } break;
+#define RK_F64_UNARY(expr) for (size_t i = 0; i < n; i++) { double x = pre_f64(ins.pre, a[i & ma], b[i & mb]); y[i] = (expr); } break;
 
-void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *r, size_t n) {
+/// The argument of a unary instruction: a, or `a pre b`.
+static inline double pre_f64(int pre, double a, double b) {
+    switch (pre) {
+    case RK_ADD: return a + b;
+    case RK_SUB: return a - b;
+    case RK_MUL: return a * b;
+    case RK_DIV: return a / b;
+    default: return a;
+    }
+}
+
+void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *r, const size_t *mask, size_t n) {
     for (size_t k = 0; k < count; k++) {
         const rk_instruction ins = code[k];
         const double *a = r[ins.a], *b = r[ins.b], *c = r[ins.c];
+        const size_t ma = mask[ins.a], mb = mask[ins.b], mc = mask[ins.c];
         double *y = r[ins.dst];
         switch (ins.op) {
-        case RK_NEG: RK_F64(-x)
-        case RK_ABS: RK_F64(fabs(x))
-        case RK_EXP: RK_F64(exp(x))
-        case RK_LOG: RK_F64(log(x))
-        case RK_SQRT: RK_F64(sqrt(x))
-        case RK_RSQRT: RK_F64(1.0 / sqrt(x))
-        case RK_TANH: RK_F64(tanh(x))
-        case RK_ERF: RK_F64(erf(x))
-        case RK_SIGMOID: RK_F64(1.0 / (1.0 + exp(-x)))
-        case RK_RELU: RK_F64(0.0 >= x ? 0.0 : x)
-        case RK_SIN: RK_F64(sin(x))
-        case RK_COS: RK_F64(cos(x))
-        case RK_LOGICAL_NOT: RK_F64(x == 0 ? 1.0 : 0.0)
-        case RK_GELU: RK_F64(0.5 * x * (1.0 + erf(x / sqrt(2.0))))
-        case RK_GELU_TANH: RK_F64(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))))
+        case RK_NEG: RK_F64_UNARY(-x)
+        case RK_ABS: RK_F64_UNARY(fabs(x))
+        case RK_EXP: RK_F64_UNARY(exp(x))
+        case RK_LOG: RK_F64_UNARY(log(x))
+        case RK_SQRT: RK_F64_UNARY(sqrt(x))
+        case RK_RSQRT: RK_F64_UNARY(1.0 / sqrt(x))
+        case RK_TANH: RK_F64_UNARY(tanh(x))
+        case RK_ERF: RK_F64_UNARY(erf(x))
+        case RK_SIGMOID: RK_F64_UNARY(1.0 / (1.0 + exp(-x)))
+        case RK_RELU: RK_F64_UNARY(0.0 >= x ? 0.0 : x)
+        case RK_SIN: RK_F64_UNARY(sin(x))
+        case RK_COS: RK_F64_UNARY(cos(x))
+        case RK_LOGICAL_NOT: RK_F64_UNARY(x == 0 ? 1.0 : 0.0)
+        case RK_GELU: RK_F64_UNARY(0.5 * x * (1.0 + erf(x / sqrt(2.0))))
+        case RK_GELU_TANH: RK_F64_UNARY(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))))
         case RK_ADD: RK_F64(x + u)
         case RK_SUB: RK_F64(x - u)
         case RK_MUL: RK_F64(x * u)
@@ -99,9 +128,11 @@ void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *
         case RK_GE: RK_F64(x >= u ? 1.0 : 0.0)
         case RK_LOGICAL_AND: RK_F64(x != 0 && u != 0 ? 1.0 : 0.0)
         case RK_LOGICAL_OR: RK_F64(x != 0 || u != 0 ? 1.0 : 0.0)
-        case RK_WHERE: for (size_t i = 0; i < n; i++) y[i] = a[i] != 0 ? b[i] : c[i]; break;
+        case RK_WHERE: for (size_t i = 0; i < n; i++) y[i] = a[i & ma] != 0 ? b[i & mb] : c[i & mc]; break;
         default: break;
         }
     }
 }
 #undef RK_F64
+#undef RK_F64_UNARY
+

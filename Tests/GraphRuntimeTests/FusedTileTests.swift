@@ -74,6 +74,20 @@ import Testing
         }
     }
 
+    /// A unary function of a binary one, `f(a ∘ b)`, runs as one instruction: every such pair, f32 and f64, with
+    /// one operand a vector and the other a per-row scalar, over an odd row length.
+    @Test(arguments: ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "relu", "logical_not", "gelu", "gelu_tanh",
+                      "sin"])
+    func unaryOfBinary(_ f: String) throws {
+        for inner in ["add", "sub", "mul", "div"] {
+            for dtype in [DType.f32, .f64] {
+                try check("\(f)(\(inner)) \(dtype)", tolerance: dtype == .f64 ? f64 : Self.chain) { b in
+                    try fused(b, "\(f)(\(inner)($0, $1))", [try b.x([3, 77], dtype, 0.5, 2), try b.x([3, 1], dtype, -1.5, 1.5)])
+                }
+            }
+        }
+    }
+
     /// Bool and i32 operands (gathered with conversion), bool results, a bare operand and a literal as result.
     @Test func otherDTypes() throws {
         try check("bool operand, f32 result", tolerance: polynomial) { b in

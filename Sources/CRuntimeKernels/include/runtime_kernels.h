@@ -24,10 +24,18 @@ typedef enum {
     RK_EQ, RK_NE, RK_LT, RK_LE, RK_GT, RK_GE, RK_LOGICAL_AND, RK_LOGICAL_OR, RK_WHERE
 } rk_function;
 /// registers[dst][i] = op(registers[a][i], registers[b][i], registers[c][i]) for i < n (unused arguments ignored).
-typedef struct { int op, dst, a, b, c; } rk_instruction;
-/// Runs `count` instructions in order over registers of n values each. Only an instruction's destination is
-/// written, element i after element i of its arguments is read, so a destination may alias an argument.
-void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, size_t n);
+/// A unary op with `pre` RK_ADD, RK_SUB, RK_MUL or RK_DIV applies to `a pre b` instead (one pass for f(a + b));
+/// `pre` is -1 otherwise.
+typedef struct { int op, dst, a, b, c, pre; } rk_instruction;
+/// Runs `count` instructions in order over registers of n values each. Register k's element i is at
+/// registers[k][i & masks[k]]: mask ~0 for n values, 0 for one value stored 16 times (a broadcast scalar). Only an
+/// instruction's destination is written, element i after element i of its arguments is read, so a destination may
+/// alias an argument; destinations have mask ~0.
+void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks, size_t n);
 /// The same in double with the reference formulas (libm per element): the f64 check path.
-void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *registers, size_t n);
+void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *registers, const size_t *masks, size_t n);
+/// Folds one tile into a reduction: acc[i] += p[i], or with `max` nonzero acc[i] = p[i] >= acc[i] ? p[i] : acc[i].
+void rk_fold(const float *p, float *acc, size_t n, int max);
+/// The sum of n values, or with `max` nonzero their maximum (-inf for n = 0; NaN never wins, as in the reference).
+float rk_total(const float *p, size_t n, int max);
 #endif

@@ -95,7 +95,8 @@ struct FusedReduction {
                         while j < r {
                             let n = Swift.min(width, r &- j)
                             let p = tile(oi &* r &+ j, n, nil)
-                            if isMax { for i in 0..<n where p[i] >= acc { acc = p[i] } } else { acc += T.sum(p, n) }
+                            let t = T.total(p, n, max: isMax)
+                            if isMax { if t >= acc { acc = t } } else { acc += t }
                             j &+= n
                         }
                         row[0] = acc
@@ -105,7 +106,7 @@ struct FusedReduction {
                             var i0 = lo
                             while i0 < hi {
                                 let n = Swift.min(width, hi &- i0)
-                                fold(tile((oi &* r &+ j) &* inner &+ i0, n, nil), into: row + i0, n, isMax)
+                                T.fold(tile((oi &* r &+ j) &* inner &+ i0, n, nil), into: row + i0, n, max: isMax)
                                 i0 &+= n
                             }
                         }
@@ -116,7 +117,7 @@ struct FusedReduction {
                         while j < r {
                             let rows = Swift.min(rowsPerTile, r &- j)
                             let p = tile((oi &* r &+ j) &* inner, rows &* inner, nil)
-                            for q in 0..<rows { fold(p + q &* inner, into: row, inner, isMax) }
+                            for q in 0..<rows { T.fold(p + q &* inner, into: row, inner, max: isMax) }
                             j &+= rows
                         }
                     }
@@ -124,11 +125,6 @@ struct FusedReduction {
                 }
             }
         }
-    }
-
-    @inline(__always)
-    private func fold<T: TileScalar>(_ p: UnsafePointer<T>, into acc: UnsafeMutablePointer<T>, _ n: Int, _ isMax: Bool) {
-        if isMax { for i in 0..<n where p[i] >= acc[i] { acc[i] = p[i] } } else { for i in 0..<n { acc[i] += p[i] } }
     }
 }
 

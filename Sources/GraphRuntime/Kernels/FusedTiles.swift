@@ -44,14 +44,29 @@ struct FusedProgram {
             return r
         case .apply(let f, let args):
             guard let op = FusedProgram.functions[f] else { throw ShapeError("expr: unknown function '\(f)'") }
+            // f(a ∘ b) with ∘ one of + - * / runs as one instruction: the sum never goes through a register.
+            if args.count == 1, FusedProgram.takesPre.contains(f), case .apply(let g, let inner) = args[0],
+               let pre = FusedProgram.preFunctions[g] {
+                let a = try emit(inner[0]), b = try emit(inner[1])
+                return append(op, a, b, a, pre: pre)
+            }
             let regs = try args.map { try emit($0) }
-            let r = newRegister()
-            let a = Int32(regs.first ?? r)
-            code.append(rk_instruction(op: Int32(op.rawValue), dst: Int32(r), a: a, b: regs.count > 1 ? Int32(regs[1]) : a,
-                                       c: regs.count > 2 ? Int32(regs[2]) : a))
-            return r
+            let a = regs.first ?? 0
+            return append(op, a, regs.count > 1 ? regs[1] : a, regs.count > 2 ? regs[2] : a, pre: nil)
         }
     }
+
+    private mutating func append(_ op: rk_function, _ a: Int, _ b: Int, _ c: Int, pre: rk_function?) -> Int {
+        let r = newRegister()
+        code.append(rk_instruction(op: Int32(op.rawValue), dst: Int32(r), a: Int32(a), b: Int32(b), c: Int32(c),
+                                   pre: pre.map { Int32($0.rawValue) } ?? -1))
+        return r
+    }
+
+    /// Unary functions whose vector loop can take `a ∘ b` as its argument (sin and cos run through libm instead).
+    static let takesPre: Set<String> = ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "relu",
+                                        "logical_not", "gelu", "gelu_tanh"]
+    static let preFunctions: [String: rk_function] = ["add": RK_ADD, "sub": RK_SUB, "mul": RK_MUL, "div": RK_DIV]
 
     static let functions: [String: rk_function] = [
         "neg": RK_NEG, "abs": RK_ABS, "exp": RK_EXP, "log": RK_LOG, "sqrt": RK_SQRT, "rsqrt": RK_RSQRT, "tanh": RK_TANH,
@@ -65,44 +80,59 @@ struct FusedProgram {
 /// The float types a tile program runs in: f32 (vector C code) and f64 (the reference formulas, for checks).
 protocol TileScalar: BinaryFloatingPoint {
     static var dtype: DType { get }
-    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Self>?>, _ n: Int)
-    /// Sum of n values (SIMD16 accumulators for f32).
-    static func sum(_ p: UnsafePointer<Self>, _ n: Int) -> Self
+    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Self>?>,
+                         _ masks: UnsafePointer<Int>, _ n: Int)
+    /// The sum, or the maximum when `max` (-inf for n = 0; `v >= m` replaces m, as in the reference).
+    static func total(_ p: UnsafePointer<Self>, _ n: Int, max: Bool) -> Self
+    /// acc[i] += p[i], or acc[i] = p[i] >= acc[i] ? p[i] : acc[i] when `max`.
+    static func fold(_ p: UnsafePointer<Self>, into acc: UnsafeMutablePointer<Self>, _ n: Int, max: Bool)
 }
 
 extension Float: TileScalar {
     static var dtype: DType { .f32 }
     @inline(__always)
-    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Float>?>, _ n: Int) {
-        rk_fused_tile(code, count, registers, n)
+    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Float>?>,
+                         _ masks: UnsafePointer<Int>, _ n: Int) {
+        rk_fused_tile(code, count, registers, masks, n)
     }
-    @inline(__always) static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float { rowSum(p, n) }
+    @inline(__always) static func total(_ p: UnsafePointer<Float>, _ n: Int, max: Bool) -> Float { rk_total(p, n, max ? 1 : 0) }
+    @inline(__always) static func fold(_ p: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>, _ n: Int, max: Bool) {
+        rk_fold(p, acc, n, max ? 1 : 0)
+    }
 }
 
 extension Double: TileScalar {
     static var dtype: DType { .f64 }
     @inline(__always)
-    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Double>?>, _ n: Int) {
-        rk_fused_tile_f64(code, count, registers, n)
+    static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Double>?>,
+                         _ masks: UnsafePointer<Int>, _ n: Int) {
+        rk_fused_tile_f64(code, count, registers, masks, n)
     }
-    @inline(__always) static func sum(_ p: UnsafePointer<Double>, _ n: Int) -> Double {
-        var s = 0.0
-        for i in 0..<n { s += p[i] }
-        return s
+    static func total(_ p: UnsafePointer<Double>, _ n: Int, max: Bool) -> Double {
+        var t = max ? -Double.infinity : 0
+        if max { for i in 0..<n where p[i] >= t { t = p[i] } } else { for i in 0..<n { t += p[i] } }
+        return t
+    }
+    static func fold(_ p: UnsafePointer<Double>, into acc: UnsafeMutablePointer<Double>, _ n: Int, max: Bool) {
+        if max { for i in 0..<n where p[i] >= acc[i] { acc[i] = p[i] } } else { for i in 0..<n { acc[i] += p[i] } }
     }
 }
 
-/// How a tile reads one operand.
+/// How tiles read one operand.
 enum TileOperand {
-    /// Lines up with the output in the kernel's dtype: the register points into the operand.
-    case direct
-    /// One value for the whole kernel: filled once.
-    case splat
-    /// Broadcast or another dtype: the tile's values are gathered run by run.
-    case gathered
     /// Not read by the expression.
     case unused
+    /// One value for the whole kernel: a 16-lane register filled once.
+    case constant
+    /// Lines up with the output in the kernel's dtype: the register points into the operand.
+    case aligned
+    /// Broadcast, or another dtype. In a tile inside one broadcast run it is a pointer (stride 1, same dtype), a
+    /// 16-lane scalar (stride 0) or converted values; a tile across runs gathers its values run by run.
+    case broadcast
 }
+
+/// Register element i is at `register[i & mask]`: all ones for a register of n values, 0 for a 16-lane scalar.
+let vectorMask = ~0, scalarMask = 0
 
 /// A fused expression evaluated over the broadcast of its operands, tile by tile.
 struct FusedMap {
@@ -129,11 +159,36 @@ struct FusedMap {
         count = output.count
         access = operands.indices.map { [program] k in
             guard program.operandRegisters[k] != nil else { return .unused }
-            if operands[k].count == 1 { return .splat }
-            return operands[k].count == output.count && operands[k].dtype == kernelDType ? .direct : .gathered
+            if operands[k].count == 1 { return .constant }
+            return operands[k].count == output.count && operands[k].dtype == kernelDType ? .aligned : .broadcast
         }
         let perTile = 16_384 / (Swift.max(1, program.registers) * kernelDType.byteSize)
         tileElements = Swift.min(2048, Swift.max(64, perTile / 64 * 64))
+    }
+
+    /// True when tiles lie inside broadcast runs (long runs, or a single run); short runs are grouped, whole
+    /// runs per tile, and their broadcast operands gathered.
+    var tilesInRuns: Bool { loop.runCount == 1 || loop.runLength >= tileElements }
+
+    /// Tiles covering the output, in order: inside runs when `tilesInRuns`, else whole runs.
+    var tileCount: Int {
+        if count == 0 { return 0 }
+        if tilesInRuns { return loop.runCount * ((loop.runLength + tileElements - 1) / tileElements) }
+        let runsPerTile = Swift.max(1, tileElements / loop.runLength)
+        return (loop.runCount + runsPerTile - 1) / runsPerTile
+    }
+
+    /// The output elements of tile t.
+    @inline(__always) func tile(_ t: Int) -> (start: Int, n: Int) {
+        let length = loop.runLength
+        if tilesInRuns {
+            let perRun = (length + tileElements - 1) / tileElements
+            let run = t / perRun, within = (t &- run &* perRun) &* tileElements
+            return (run &* length &+ within, Swift.min(tileElements, length &- within))
+        }
+        let runsPerTile = Swift.max(1, tileElements / length)
+        let first = t &* runsPerTile
+        return (first &* length, Swift.min(runsPerTile, loop.runCount &- first) &* length)
     }
 
     /// Writes the expression's value at every output element into `out` (the output's dtype).
@@ -142,49 +197,85 @@ struct FusedMap {
     }
 
     private func run<T: TileScalar>(_: T.Type, _ operands: [UnsafeMutableRawPointer], _ out: UnsafeMutableRawPointer, threads: Int) {
-        guard count > 0 else { return }
-        let width = tileElements
-        let tiles = (count + width - 1) / width
+        let tiles = tileCount
+        guard tiles > 0 else { return }
         let chunks = chunkCount(items: count, costPerItem: Swift.max(1, expression.opCount), threads: threads)
         let direct = outType.dtype == T.dtype && program.resultIsComputed
         parallelChunks(chunks, threads: threads) { c in
-            withTileRegisters(T.self, operands) { tile in
+            withTileRegisters(T.self, operands) { evaluate in
                 for t in chunkRange(c, chunks, tiles) {
-                    let start = t &* width, n = Swift.min(width, count &- start)
-                    let result = tile(start, n, direct ? out.assumingMemoryBound(to: T.self) + start : nil)
+                    let (start, n) = tile(t)
+                    let result = evaluate(start, n, direct ? out.assumingMemoryBound(to: T.self) + start : nil)
                     if !direct { store(result, n, to: out, at: start) }
                 }
             }
         }
     }
 
-    /// Calls `body` with a tile evaluator that owns its registers (one set per thread): `tile(start, n, into)`
-    /// evaluates output elements start..<start+n (n ≤ tileElements) and returns where the result is — `into` when
+    /// Calls `body` with a tile evaluator that owns its registers (one set per thread): `evaluate(start, n, into)`
+    /// computes output elements start..<start+n (n ≤ tileElements) and returns where the result is — `into` when
     /// given (the last instruction writes there), else a register.
     func withTileRegisters<T: TileScalar>(_: T.Type, _ operands: [UnsafeMutableRawPointer],
                                           _ body: ((Int, Int, UnsafeMutablePointer<T>?) -> UnsafePointer<T>) -> Void) {
-        let width = tileElements, registers = program.registers
+        // Registers are spaced a tile plus 80 bytes apart, so no two share their address bits below 4 KB with each other
+        // (a load after a store 4 KB apart waits for the store on x86).
+        let width = tileElements &+ 80 / MemoryLayout<T>.size, registers = program.registers
         withUnsafeTemporaryAllocation(of: T.self, capacity: registers * width) { storage in
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>?.self, capacity: registers) { pointers in
-                let base = storage.baseAddress!, regs = pointers.baseAddress!
-                base.initialize(repeating: 0, count: registers * width)
-                for r in 0..<registers { regs[r] = base + r &* width }
-                for l in program.literals { (base + l.register &* width).update(repeating: T(l.value), count: width) }
-                for (k, r) in program.operandRegisters where access[k] == .splat {
-                    (base + r &* width).update(repeating: T(loadScalar(operands[k], operandTypes[k], 0)), count: width)
-                }
-                program.code.withUnsafeBufferPointer { code in
-                    let gathered = program.operandRegisters.filter { access[$0.key] == .gathered }.sorted { $0.key < $1.key }
-                    let directs = program.operandRegisters.filter { access[$0.key] == .direct }.sorted { $0.key < $1.key }
-                    let result = program.result
-                    body { start, n, into in
-                        for (k, r) in directs { regs[r] = operands[k].assumingMemoryBound(to: T.self) + start }
-                        for (k, r) in gathered { gather(k, operands[k], start, n, into: base + r &* width) }
-                        if let into { regs[result] = into }
-                        T.evaluate(code.baseAddress!, code.count, regs, n)
-                        let p = UnsafePointer(regs[result]!)
-                        regs[result] = base + result &* width
-                        return p
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: registers) { maskBuffer in
+                    let base = storage.baseAddress!, regs = pointers.baseAddress!, masks = maskBuffer.baseAddress!
+                    base.initialize(repeating: 0, count: registers * width)
+                    for r in 0..<registers {
+                        regs[r] = base + r &* width
+                        masks[r] = vectorMask
+                    }
+                    for l in program.literals {
+                        (base + l.register &* width).update(repeating: T(l.value), count: 16)
+                        masks[l.register] = scalarMask
+                    }
+                    for (k, r) in program.operandRegisters where access[k] == .constant {
+                        (base + r &* width).update(repeating: T(loadScalar(operands[k], operandTypes[k], 0)), count: 16)
+                        masks[r] = scalarMask
+                    }
+                    let aligned = program.operandRegisters.filter { access[$0.key] == .aligned }.sorted { $0.key < $1.key }
+                    let broadcast = program.operandRegisters.filter { access[$0.key] == .broadcast }.sorted { $0.key < $1.key }
+                    let result = program.result, length = loop.runLength
+                    program.code.withUnsafeBufferPointer { code in
+                        body { start, n, into in
+                            for (k, r) in aligned { regs[r] = operands[k].assumingMemoryBound(to: T.self) + start }
+                            let run = start / length, within = start &- run &* length
+                            for (k, r) in broadcast {
+                                let storage = base + r &* width
+                                if within &+ n <= length {
+                                    let stride = loop.innerStride[k], from = loop.offset(k, run: run) &+ within &* stride
+                                    if stride == 0 {
+                                        storage.update(repeating: T(loadScalar(operands[k], operandTypes[k], from)), count: 16)
+                                        regs[r] = storage
+                                        masks[r] = scalarMask
+                                        continue
+                                    }
+                                    masks[r] = vectorMask
+                                    if operandTypes[k] == T.dtype {
+                                        regs[r] = operands[k].assumingMemoryBound(to: T.self) + from
+                                        continue
+                                    }
+                                }
+                                masks[r] = vectorMask
+                                regs[r] = storage
+                                gather(k, operands[k], start, n, into: storage)
+                            }
+                            if let into { regs[result] = into }
+                            T.evaluate(code.baseAddress!, code.count, regs, masks, n)
+                            let p = UnsafePointer(regs[result]!)
+                            if program.resultIsComputed { regs[result] = base + result &* width }
+                            if masks[result] == scalarMask {
+                                // A bare broadcast operand or literal as the result: spread it over the tile.
+                                let value = p[0]
+                                (base + result &* width).update(repeating: value, count: n)
+                                return UnsafePointer(base + result &* width)
+                            }
+                            return p
+                        }
                     }
                 }
             }
