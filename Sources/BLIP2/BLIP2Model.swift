@@ -27,10 +27,19 @@ public struct BLIP2Shapes: Sendable, Equatable {
     }
 }
 
+/// Where a stage-1 graph gets its ITM hard negatives.
+public enum BLIP2Negatives: String, Sendable {
+    /// Drawn in the graph from the ITC similarities; input `sampling_seed` i32[].
+    case sampled
+    /// Given as inputs `negative_images`, `negative_texts` i32[B] (deterministic losses for parity checks).
+    case given
+}
+
 /// The model registry entry point: builds the whole BLIP-2 graph of a stage with named inputs and outputs.
 ///
 /// Inputs: `pixel_values` f32[B, C, H, W]; `input_ids`, `attention_mask` i32[B, T] (right-padded);
-/// stage 1: `sampling_seed` i32[] (hard negatives); stage 2: `labels` i32[B, T] (T5: [B, target]);
+/// stage 1: `sampling_seed` i32[] (hard negatives), or with `negatives: .given` `negative_images` and
+/// `negative_texts` i32[B] (the negative image of each text, the negative text of each image); stage 2: `labels` i32[B, T] (T5: [B, target]);
 /// training with dropout: `dropout_seed` i32[].
 /// Outputs: `loss`; stage 1 `loss_itc`, `loss_itm`, `loss_itg`, `sim_i2t`, `itm_logits`, `itg_logits`,
 /// `image_feats`; stage 2 `logits`, `language_projection_output`; both `vision_last_hidden_state` (after
@@ -38,9 +47,11 @@ public struct BLIP2Shapes: Sendable, Equatable {
 /// Roles: the ViT and the LLM are `frozen`; `post_layernorm`, the Q-Former, `query_tokens`, projections and
 /// heads are `trainable`.
 public enum BLIP2Model {
-    /// `maskStyle: .additiveTensor` builds the stage-1 Q-Former masks as ordinary ops (for `fold-masks`).
+    /// `maskStyle: .additiveTensor` builds the stage-1 Q-Former masks as ordinary ops (for `fold-masks`);
+    /// `negatives` chooses sampled or given stage-1 hard negatives (ignored in stage 2).
     public static func build(config c: BLIP2Config, stage: BLIP2Stage, mode: BLIP2Mode = .train,
-                             shapes: BLIP2Shapes = BLIP2Shapes(), maskStyle: MaskStyle = .attribute) throws -> Graph {
+                             shapes: BLIP2Shapes = BLIP2Shapes(), maskStyle: MaskStyle = .attribute,
+                             negatives: BLIP2Negatives = .sampled) throws -> Graph {
         try c.validate()
         let g = Graph(name: "blip2_\(c.name)_stage\(stage.rawValue)_\(c.llm.kind.rawValue)")
         let trainable = Layers(g, role: .trainable)
@@ -56,9 +67,13 @@ public enum BLIP2Model {
         g.output("vision_last_hidden_state", image)
         switch stage {
         case .one:
-            let seed = try g.input("sampling_seed", [], .i32)
-            let s1 = try Stage1.build(trainable, c.qformer, image: image, ids: ids, mask: mask, samplingSeed: seed, dropoutSeed: dropoutSeed,
-                                       maskStyle: maskStyle)
+            let source: Stage1.HardNegativeSource
+            switch negatives {
+            case .sampled: source = .sampled(seed: try g.input("sampling_seed", [], .i32))
+            case .given: source = .given(images: try g.input("negative_images", [b], .i32), texts: try g.input("negative_texts", [b], .i32))
+            }
+            let s1 = try Stage1.build(trainable, c.qformer, image: image, ids: ids, mask: mask, negatives: source, dropoutSeed: dropoutSeed,
+                                      maskStyle: maskStyle)
             g.output("loss", s1.loss)
             g.output("loss_itc", s1.itc)
             g.output("loss_itm", s1.itm)

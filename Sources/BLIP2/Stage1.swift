@@ -29,22 +29,44 @@ public enum Stage1 {
         public var negativeTexts: Value
     }
 
+    /// Where the ITM hard negatives come from.
+    public enum HardNegativeSource {
+        /// Drawn in the graph from the similarity softmax with this `i32[]` seed (training; LAVIS draws with
+        /// `torch.multinomial`).
+        case sampled(seed: Value)
+        /// Given as `i32[B]` values: `images[b]` is the negative image paired with text `b`, `texts[b]` the negative
+        /// text paired with image `b`. Makes the losses deterministic (the stage-1 parity fixture).
+        case given(images: Value, texts: Value)
+    }
+
     /// Builds the three losses. `image` is the post-layernorm vision output `[B, Nv, Dv]`; `ids`/`mask` are the
     /// `[CLS] … [SEP] [PAD]…` text `[B, T]` (`i32`, right-padded); `samplingSeed` drives the hard-negative draws.
     public static func build(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, samplingSeed: Value,
                              dropoutSeed: Value?, maskStyle: MaskStyle = .attribute) throws -> Outputs {
+        try build(nn, c, image: image, ids: ids, mask: mask, negatives: .sampled(seed: samplingSeed), dropoutSeed: dropoutSeed,
+                  maskStyle: maskStyle)
+    }
+
+    /// Builds the three losses with the hard negatives from `negatives` (sampled in the graph, or given).
+    public static func build(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, negatives: HardNegativeSource,
+                             dropoutSeed: Value?, maskStyle: MaskStyle = .attribute) throws -> Outputs {
         try nn.pass("stage1") { nn in
-            try buildObjectives(nn, c, image: image, ids: ids, mask: mask, samplingSeed: samplingSeed, dropoutSeed: dropoutSeed,
+            try buildObjectives(nn, c, image: image, ids: ids, mask: mask, negatives: negatives, dropoutSeed: dropoutSeed,
                                 maskStyle: maskStyle)
         }
     }
 
-    static func buildObjectives(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, samplingSeed: Value,
+    static func buildObjectives(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, negatives: HardNegativeSource,
                                 dropoutSeed: Value?, maskStyle: MaskStyle) throws -> Outputs {
         let g = nn.graph
         let (b, t) = (g.type(of: ids).shape[0], g.type(of: ids).shape[1])
         let q = c.numQueryTokens
         guard b >= 2 else { throw GraphError(.build, "stage 1 needs a batch of at least 2 (in-batch negatives), got \(b)") }
+        if case .given(let images, let texts) = negatives {
+            for (name, v) in [("images", images), ("texts", texts)] where g.type(of: v) != TensorType(.i32, [b]) {
+                throw GraphError(.build, "stage 1: given negative \(name) must be i32[\(b)] (one index per batch row), got \(g.type(of: v))")
+            }
+        }
         let lens = try g.add(g.reduceSum(mask, axes: [1]), g.constant(Double(q), shape: [], .i32))
         let queries = try QFormer.queryTokens(nn, c, batch: b)
 
@@ -68,8 +90,12 @@ public enum Stage1 {
             return (try g.binary(.mul, g.add(a, z), scalar: 0.5), simI2T, imageFeats, queryOutput)
         }
 
-        // ITM: hard negatives drawn in the graph from the similarity softmax with the positive masked out.
-        let (negImages, negTexts) = try hardNegatives(g, similarity: simI2T, seed: samplingSeed)
+        // ITM: hard negatives drawn in the graph from the similarity softmax with the positive masked out (or given).
+        let (negImages, negTexts): (Value, Value)
+        switch negatives {
+        case .sampled(let seed): (negImages, negTexts) = try hardNegatives(g, similarity: simI2T, seed: seed)
+        case .given(let images, let texts): (negImages, negTexts) = (images, texts)
+        }
         let (itm, itmLogits) = try nn.pass("itm") { nn -> (Value, Value) in
             let targets = try g.iota([b], axis: 0)
             let imageIndex = try g.concat([targets, negImages, targets], axis: 0)

@@ -124,9 +124,3 @@ RK_KERNEL void RK_FN(counter_uniform)(unsigned long long base, unsigned long lon
     }
 }
 
-#undef RK_MAP
-#undef RK_KERNEL
-#undef RK_ATTR
-#undef RK_FN
-#undef RK_CAT
-#undef RK_CAT2
