@@ -63,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "GraphBench",
-            dependencies: ["GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "CBLAS"],
+            dependencies: ["GraphIR", "GraphAutodiff", "GraphPasses", "GraphRuntime", "GraphNN", "CBLAS", "BLIP2", "TrainingKit"],
             path: "Benchmarks/GraphBench",
             swiftSettings: v5
         ),

@@ -91,25 +91,46 @@ func runPassesBenchmark() throws {
     }
 }
 
-/// One fused elementwise kernel against the same chain unfused, on the layer-norm-backward shape of the
-/// benchmark above (`mul($0, sub(sub($1, $2), mul($3, $4)))` with [B, L, 1] operands broadcast against [B, L, D]).
+/// Fused kernels against the same chains unfused, alternating in one process (1 thread): the layer-norm-backward
+/// chain with [B, L, 1] statistics broadcast against [B, L, D], bias + GELU, the GELU backward chain, and two
+/// fused reductions (row dot products; a sum over the leading axes as in bias gradients).
 func runFusedKernelBenchmark() throws {
     let pairs = quick ? 5 : 25
     let (b, l, d) = quick ? (4, 32, 128) : (8, 128, 256)
-    func build(_ fused: Bool) throws -> Graph {
-        let g = Graph(name: fused ? "fused" : "unfused")
-        let rstd = try g.parameter("rstd", [b, l, 1]), dxhat = try g.parameter("dxhat", [b, l, d])
-        let mean1 = try g.parameter("mean1", [b, l, 1]), xhat = try g.parameter("xhat", [b, l, d])
-        let mean2 = try g.parameter("mean2", [b, l, 1])
-        let chain = try g.mul(rstd, try g.sub(try g.sub(dxhat, mean1), try g.mul(xhat, mean2)))
-        g.output("y", chain)
-        return fused ? try fuse(g) : g
+    let chains: [(String, [(String, [Int])], (Graph, [Value]) throws -> Value)] = [
+        ("layer-norm backward mul($0, sub(sub($1, $2), mul($3, $4))), [\(b), \(l), 1] statistics",
+         [("rstd", [b, l, 1]), ("dxhat", [b, l, d]), ("mean1", [b, l, 1]), ("xhat", [b, l, d]), ("mean2", [b, l, 1])],
+         { g, p in try g.mul(p[0], try g.sub(try g.sub(p[1], p[2]), try g.mul(p[3], p[4]))) }),
+        ("bias + gelu erf [\(b), \(l), \(4 * d)]", [("x", [b, l, 4 * d]), ("bias", [4 * d])], { g, p in try g.gelu(try g.add(p[0], p[1])) }),
+        ("gelu erf backward [\(b), \(l), \(4 * d)]", [("x", [b, l, 4 * d]), ("dy", [b, l, 4 * d])], { g, p in
+            let cdf = try g.mul(try g.add(try g.unary(.erf, try g.mul(p[0], try g.constant(0.70710678))), try g.constant(1)), try g.constant(0.5))
+            let pdf = try g.mul(try g.mul(p[0], try g.constant(0.39894228)),
+                                try g.exp(try g.mul(try g.mul(p[0], p[0]), try g.constant(-0.5))))
+            return try g.mul(p[1], try g.add(cdf, pdf))
+        }),
+        ("row dot reduce_sum(mul($0, $1), -1) [\(b), \(l), \(d)]", [("a", [b, l, d]), ("c", [b, l, d])], { g, p in
+            try g.reduceSum(try g.mul(p[0], p[1]), axes: [2], keepDims: true)
+        }),
+        ("leading-axes reduce_sum(mul($0, $1), [0, 1]) [\(b), \(l), \(d)]", [("a", [b, l, d]), ("c", [b, l, d])], { g, p in
+            try g.reduceSum(try g.mul(p[0], p[1]), axes: [0, 1])
+        }),
+    ]
+    for (label, parameters, chain) in chains {
+        func build(_ fused: Bool) throws -> Graph {
+            let g = Graph(name: fused ? "fused" : "unfused")
+            g.output("y", try chain(g, try parameters.map { try g.parameter($0.0, $0.1) }))
+            return fused ? try fuse(g) : g
+        }
+        let store = ParameterStore()
+        let options = RuntimeOptions(threads: 1, initSeed: 3)
+        let plainGraph = try build(false), fusedGraph = try build(true)
+        let plain = try Executable(plainGraph, parameters: store, options: options)
+        let fusedExe = try Executable(fusedGraph, parameters: store, options: options)
+        let a = try plain.run([:]).tensor("y").scalars, f = try fusedExe.run([:]).tensor("y").scalars
+        let maxRel = zip(a, f).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+        let (tPlain, tFused) = try bestOfPairs(pairs, { _ = try plain.run([:]) }, { _ = try fusedExe.run([:]) })
+        emit([("bench", "fused kernel: \(label)"), ("unfused_us", tPlain * 1e6), ("fused_us", tFused * 1e6), ("speedup", tPlain / tFused),
+              ("kernels_unfused", GraphStats(plainGraph).kernels), ("kernels_fused", GraphStats(fusedGraph).kernels),
+              ("max_rel_diff", maxRel), ("load_average_1min", loadAverage())])
     }
-    let store = ParameterStore()
-    let options = RuntimeOptions(threads: 1, initSeed: 3)
-    let plain = try Executable(try build(false), parameters: store, options: options)
-    let fusedExe = try Executable(try build(true), parameters: store, options: options)
-    let (tPlain, tFused) = try bestOfPairs(pairs, { _ = try plain.run([:]) }, { _ = try fusedExe.run([:]) })
-    emit([("bench", "passes: one fused_elementwise vs 4 unfused ops, [\(b), \(l), \(d)] with [\(b), \(l), 1] operands"),
-          ("unfused_us", tPlain * 1e6), ("fused_us", tFused * 1e6), ("speedup", tPlain / tFused)])
 }

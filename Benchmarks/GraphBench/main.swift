@@ -7,7 +7,7 @@ import GraphIR
 import GraphRuntime
 
 let quick = CommandLine.arguments.contains("--quick")
-/// `GraphBench [gemm] [attention] [memory] [passes]` runs only those groups (all by default).
+/// `GraphBench [gemm] [attention] [memory] [passes] [training]` runs only those groups (all by default).
 let groups = Set(CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") })
 func wanted(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
 let threads = RuntimeThreads.allCores
@@ -230,4 +230,8 @@ if wanted("memory") {
 if wanted("passes") {
     try runFusedKernelBenchmark()
     try runPassesBenchmark()
+}
+
+if wanted("training") {
+    try runTrainingStepBenchmark()
 }

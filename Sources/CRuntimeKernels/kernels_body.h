@@ -111,9 +111,4 @@ RK_KERNEL void RK_FN(softmax_row)(const float *x, float *y, size_t n) {
     for (; i < n; i++) y[i] *= inv[0];
 }
 
-#undef RK_MAP
-#undef RK_KERNEL
-#undef RK_ATTR
-#undef RK_FN
-#undef RK_CAT
-#undef RK_CAT2
+

@@ -1,4 +1,5 @@
 #pragma clang diagnostic ignored "-Wpsabi"
+#include <math.h>
 #include "runtime_kernels.h"
 
 typedef float vf __attribute__((vector_size(64)));
@@ -7,20 +8,20 @@ typedef int vi __attribute__((vector_size(64)));
 #define RK_TARGET "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"
 #define RK_SUFFIX avx512
 #include "kernels_body.h"
-#undef RK_TARGET
-#undef RK_SUFFIX
+#include "fused_body.h"
+#include "body_end.h"
 
 #define RK_TARGET "avx2,fma"
 #define RK_SUFFIX avx2
 #include "kernels_body.h"
-#undef RK_TARGET
-#undef RK_SUFFIX
+#include "fused_body.h"
+#include "body_end.h"
 
 #define RK_TARGET "sse2"
 #define RK_SUFFIX base
 #include "kernels_body.h"
-#undef RK_TARGET
-#undef RK_SUFFIX
+#include "fused_body.h"
+#include "body_end.h"
 
 static int detected = -1;
 
@@ -50,3 +51,57 @@ RK_DISPATCH(rk_sigmoid, map_sigmoid)
 RK_DISPATCH(rk_gelu_erf, map_gelu_erf)
 RK_DISPATCH(rk_gelu_tanh, map_gelu_tanh)
 RK_DISPATCH(rk_softmax_row, softmax_row)
+
+void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, size_t n) {
+    switch (rk_isa()) {
+    case 2: fused_tile_avx512(code, count, registers, n); break;
+    case 1: fused_tile_avx2(code, count, registers, n); break;
+    default: fused_tile_base(code, count, registers, n); break;
+    }
+}
+
+// The f64 check path: GraphIR's reference formulas (FusedExpression.apply) element by element.
+#define RK_F64(expr) for (size_t i = 0; i < n; i++) { double x = a[i], u = b[i]; (void)u; y[i] = (expr); } break;
+
+void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *r, size_t n) {
+    for (size_t k = 0; k < count; k++) {
+        const rk_instruction ins = code[k];
+        const double *a = r[ins.a], *b = r[ins.b], *c = r[ins.c];
+        double *y = r[ins.dst];
+        switch (ins.op) {
+        case RK_NEG: RK_F64(-x)
+        case RK_ABS: RK_F64(fabs(x))
+        case RK_EXP: RK_F64(exp(x))
+        case RK_LOG: RK_F64(log(x))
+        case RK_SQRT: RK_F64(sqrt(x))
+        case RK_RSQRT: RK_F64(1.0 / sqrt(x))
+        case RK_TANH: RK_F64(tanh(x))
+        case RK_ERF: RK_F64(erf(x))
+        case RK_SIGMOID: RK_F64(1.0 / (1.0 + exp(-x)))
+        case RK_RELU: RK_F64(0.0 >= x ? 0.0 : x)
+        case RK_SIN: RK_F64(sin(x))
+        case RK_COS: RK_F64(cos(x))
+        case RK_LOGICAL_NOT: RK_F64(x == 0 ? 1.0 : 0.0)
+        case RK_GELU: RK_F64(0.5 * x * (1.0 + erf(x / sqrt(2.0))))
+        case RK_GELU_TANH: RK_F64(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))))
+        case RK_ADD: RK_F64(x + u)
+        case RK_SUB: RK_F64(x - u)
+        case RK_MUL: RK_F64(x * u)
+        case RK_DIV: RK_F64(x / u)
+        case RK_MAXIMUM: RK_F64(u >= x ? u : x)
+        case RK_MINIMUM: RK_F64(u < x ? u : x)
+        case RK_POW: RK_F64(pow(x, u))
+        case RK_EQ: RK_F64(x == u ? 1.0 : 0.0)
+        case RK_NE: RK_F64(x != u ? 1.0 : 0.0)
+        case RK_LT: RK_F64(x < u ? 1.0 : 0.0)
+        case RK_LE: RK_F64(x <= u ? 1.0 : 0.0)
+        case RK_GT: RK_F64(x > u ? 1.0 : 0.0)
+        case RK_GE: RK_F64(x >= u ? 1.0 : 0.0)
+        case RK_LOGICAL_AND: RK_F64(x != 0 && u != 0 ? 1.0 : 0.0)
+        case RK_LOGICAL_OR: RK_F64(x != 0 || u != 0 ? 1.0 : 0.0)
+        case RK_WHERE: for (size_t i = 0; i < n; i++) y[i] = a[i] != 0 ? b[i] : c[i]; break;
+        default: break;
+        }
+    }
+}
+#undef RK_F64

@@ -16,4 +16,18 @@ void rk_gelu_erf(const float *x, float *y, size_t n);
 void rk_gelu_tanh(const float *x, float *y, size_t n);
 /// y = softmax(x) over one row of n (y may equal x).
 void rk_softmax_row(const float *x, float *y, size_t n);
+
+/// Functions of a fused-expression tile program (the names of GraphIR's FusedExpression). Booleans are 0/1.
+typedef enum {
+    RK_NEG, RK_ABS, RK_EXP, RK_LOG, RK_SQRT, RK_RSQRT, RK_TANH, RK_ERF, RK_SIGMOID, RK_RELU, RK_SIN, RK_COS,
+    RK_LOGICAL_NOT, RK_GELU, RK_GELU_TANH, RK_ADD, RK_SUB, RK_MUL, RK_DIV, RK_MAXIMUM, RK_MINIMUM, RK_POW,
+    RK_EQ, RK_NE, RK_LT, RK_LE, RK_GT, RK_GE, RK_LOGICAL_AND, RK_LOGICAL_OR, RK_WHERE
+} rk_function;
+/// registers[dst][i] = op(registers[a][i], registers[b][i], registers[c][i]) for i < n (unused arguments ignored).
+typedef struct { int op, dst, a, b, c; } rk_instruction;
+/// Runs `count` instructions in order over registers of n values each. Only an instruction's destination is
+/// written, element i after element i of its arguments is read, so a destination may alias an argument.
+void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, size_t n);
+/// The same in double with the reference formulas (libm per element): the f64 check path.
+void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *registers, size_t n);
 #endif
