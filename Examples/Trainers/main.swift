@@ -23,6 +23,8 @@ struct Common: ParsableArguments {
     var seed = 0
     @Option(help: "Pass pipelines: all, no-fuse (the default: the executor's fused elementwise kernels are slower than the ops they replace, Docs/Performance.md) or none.")
     var passes = Compiler.Passes.noFuse
+    @Flag(help: "Time every kernel of the training steps; each phase prints a table by op and kernel and writes it to profile.txt.")
+    var profile = false
     @Flag(help: "Continue each phase from its last checkpoint.")
     var resume = false
     @Option(help: "Steps between checkpoints.")
@@ -64,6 +66,8 @@ struct Common: ParsableArguments {
         recipe.seed = seed
         let derived = try recipe.useCheckpoints(ModelCheckpoints(vision: visionCheckpoint, languageModel: lmCheckpoint, qformerInit: qformerInit))
         if !quiet { for line in derived { say(line) } }
+        let lengths = recipe.fitTextLengths(to: train.captions)
+        if !quiet { say("text lengths from the captions: Q-Former \(lengths.qformer), LM \(lengths.lm) tokens") }
         guard recipe.config.vision.imageSize == imageSize else {
             throw ValidationError("--vision-checkpoint expects \(recipe.config.vision.imageSize)-pixel images (its position table); pass --image-size \(recipe.config.vision.imageSize)")
         }
@@ -75,7 +79,7 @@ struct Common: ParsableArguments {
         settings.warmup = warmup
         settings.weightDecay = weightDecay
         settings.clipNorm = clipNorm
-        settings.compiler = Compiler(passes: passes, threads: threads, seed: seed)
+        settings.compiler = Compiler(passes: passes, threads: threads, seed: seed, profile: profile)
         return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
     }
 }

@@ -17,11 +17,14 @@ public struct Compiler {
     public var passes: Passes
     public var threads: Int
     public var seed: Int
+    /// Time every kernel of the training executables; each phase prints and saves its table (`profile.txt`).
+    public var profile = false
 
-    public init(passes: Passes = .noFuse, threads: Int = RuntimeThreads.allCores, seed: Int = 0) {
+    public init(passes: Passes = .noFuse, threads: Int = RuntimeThreads.allCores, seed: Int = 0, profile: Bool = false) {
         self.passes = passes
         self.threads = threads
         self.seed = seed
+        self.profile = profile
     }
 
     /// Runs a named pass pipeline (or nothing when passes are off).
@@ -48,6 +51,6 @@ public struct Compiler {
     }
 
     public func runtime(checkFinite: [String] = []) -> RuntimeOptions {
-        RuntimeOptions(threads: threads, checkFinite: checkFinite, initSeed: seed)
+        RuntimeOptions(threads: threads, checkFinite: checkFinite, initSeed: seed, profile: profile)
     }
 }

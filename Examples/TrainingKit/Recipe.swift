@@ -45,6 +45,22 @@ public struct TinyRecipe {
         config = c
     }
 
+    /// Sets both text lengths to the longest framed caption of `captions` (at most `cap` tokens, the rest is
+    /// truncated): every pass then costs what the data needs — the reference set's captions fill 12 of the 16
+    /// default slots, so fitting saves a quarter of the text rows. Returns the two lengths.
+    @discardableResult
+    public mutating func fitTextLengths(to captions: [String], cap: Int = 32) -> (qformer: Int, lm: Int) {
+        let q = qformerEncoder, probe = cap + 2
+        let qLongest = captions.map { q.encode($0, first: q.cls, last: q.sep, length: probe).count }.max() ?? 2
+        let lmLongest = captions.map { tokenizer.encode($0, first: tokenizer.bos, last: tokenizer.eos, length: probe).count }.max() ?? 2
+        // Position tables bound the lengths; a loaded LM's table cannot grow.
+        qformerTextLength = min(max(qLongest, 3), cap, config.qformer.maxPositions)
+        let lmRoom = checkpoints.languageModel == nil ? cap : config.llm.maxPositions - config.qformer.numQueryTokens
+        lmTextLength = min(max(lmLongest, 3), cap, lmRoom)
+        config.llm.maxPositions = max(config.llm.maxPositions, config.qformer.numQueryTokens + lmTextLength)
+        return (qformerTextLength, lmTextLength)
+    }
+
     /// Q-Former text: `[CLS] words [SEP]` padded; returns ids and the attention mask (1 = real token).
     public func qformerText(_ captions: [String]) -> (ids: Tensor, mask: Tensor) {
         let q = qformerEncoder

@@ -144,6 +144,10 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
         progress.report(step: step, examples: examples, losses: last.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                         lr: schedule.rate(atStep: step), force: true)
     }
+    if let profile = (task as? GraphTrainingTask)?.executable.profile, profile.steps > 0 {
+        if o.verbose { log("[\(o.label)] " + profile.table()) }
+        try profile.table(top: .max).write(to: o.outDir.appendingPathComponent("profile.txt"), atomically: true, encoding: .utf8)
+    }
     try SVGPlot.fromMetrics(title: o.label, records: metrics.records).render()
         .write(to: o.outDir.appendingPathComponent("curves.svg"), atomically: true, encoding: .utf8)
     return LoopSummary(steps: step, seconds: progress.elapsed, lastLosses: last, eval: evalResult, interrupted: interrupted)

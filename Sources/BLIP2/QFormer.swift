@@ -23,15 +23,20 @@ public struct QFormerPass {
     public var lens: Value?
     /// Image features `[B, Nv, visionHidden]` for cross-attention (query rows only).
     public var image: Value?
+    /// Row `r` of the pass reads image `imageIndex[r]` (`i32[R]`; ITM pairs). The cross-attention keys and values
+    /// are projected once per image and then gathered, which equals projecting gathered images (the projection
+    /// is row-wise) at a fraction of the cost; the projection is then shared with the other passes over `image`.
+    public var imageIndex: Value?
     public var maskStyle: MaskStyle
 
     public init(queries: Value?, textIds: Value?, mask: MaskPattern = .none, lens: Value? = nil, image: Value?,
-                maskStyle: MaskStyle = .attribute) {
+                imageIndex: Value? = nil, maskStyle: MaskStyle = .attribute) {
         self.queries = queries
         self.textIds = textIds
         self.mask = mask
         self.lens = lens
         self.image = image
+        self.imageIndex = imageIndex
         self.maskStyle = maskStyle
     }
 
@@ -109,8 +114,13 @@ public enum QFormer {
         if queryCount > 0 {
             var sq = queryCount == total ? s : try g.slice(s, axis: 1, 0..<queryCount)
             if c.hasCrossAttention(index), let image = pass.image {
-                let crossed = try g.scope("crossattention") {
-                    try nn.multiHeadAttention(sq, context: image, layout: layout, names: .bert).output
+                let crossed = try g.scope("crossattention") { () -> Value in
+                    var options = AttentionOptions()
+                    if let index = pass.imageIndex {
+                        let kv = try nn.projectKeyValues(image, layout: layout, names: .bert)
+                        options.precomputedKeyValues = (try g.gather(kv.keys, index, axis: 0), try g.gather(kv.values, index, axis: 0))
+                    }
+                    return try nn.multiHeadAttention(sq, context: image, layout: layout, names: .bert, options: options).output
                 }
                 sq = try nn.postNormResidual(sq, nn.dropout(crossed, rate: c.hiddenDropout, seed: dropoutSeed), .layerNorm,
                                              name: "crossattention.output.LayerNorm", eps: c.eps)

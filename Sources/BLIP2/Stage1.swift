@@ -100,11 +100,11 @@ public enum Stage1 {
             let targets = try g.iota([b], axis: 0)
             let imageIndex = try g.concat([targets, negImages, targets], axis: 0)
             let textIndex = try g.concat([targets, targets, negTexts], axis: 0)
-            let pairImages = try g.gather(image, imageIndex, axis: 0)
             let pairIds = try g.gather(ids, textIndex, axis: 0)
             let pairLens = try g.gather(lens, textIndex, axis: 0)
             let hidden = try QFormer.run(nn, c, QFormerPass(queries: QFormer.queryTokens(nn, c, batch: 3 * b), textIds: pairIds,
-                                                            mask: .none, lens: pairLens, image: pairImages, maskStyle: maskStyle),
+                                                            mask: .none, lens: pairLens, image: image, imageIndex: imageIndex,
+                                                            maskStyle: maskStyle),
                                          dropoutSeed: dropoutSeed)
             let perQueryLogits = try nn.linear(g.slice(hidden, axis: 1, 0..<q), outFeatures: 2, name: "itm_head")
             let logits = try g.reduceMean(perQueryLogits, axes: [1])

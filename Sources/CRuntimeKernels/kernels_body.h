@@ -111,4 +111,16 @@ RK_KERNEL void RK_FN(softmax_row)(const float *x, float *y, size_t n) {
     for (; i < n; i++) y[i] *= inv[0];
 }
 
+// GraphIR's counterUniform (SplitMix64 finalizer over seed, salt and index) for indices start..<start+n;
+// `base` = seed·0x9E3779B97F4A7C15 ^ salt·0xC2B2AE3D27D4EB4F. 64-bit lanes: vectorized where the ISA has them.
+RK_KERNEL void RK_FN(counter_uniform)(unsigned long long base, unsigned long long start, float *y, size_t n) {
+#pragma clang loop vectorize(enable)
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long z = base + (start + i) * 0x165667B19E3779F9ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        y[i] = (float)(unsigned)(z >> 40) * 0x1p-24f;
+    }
+}
 

@@ -52,6 +52,14 @@ RK_DISPATCH(rk_gelu_erf, map_gelu_erf)
 RK_DISPATCH(rk_gelu_tanh, map_gelu_tanh)
 RK_DISPATCH(rk_softmax_row, softmax_row)
 
+void rk_counter_uniform(unsigned long long base, unsigned long long start, float *y, size_t n) {
+    switch (rk_isa()) {
+    case 2: counter_uniform_avx512(base, start, y, n); break;
+    case 1: counter_uniform_avx2(base, start, y, n); break;
+    default: counter_uniform_base(base, start, y, n); break;
+    }
+}
+
 void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks, size_t n) {
     switch (rk_isa()) {
     case 2: fused_tile_avx512(code, count, registers, masks, n); break;

@@ -12,12 +12,16 @@ public struct RuntimeOptions {
     /// Seed for parameters that the store lacks (materialized from their initializers, as
     /// `Graph.initialParameters(seed:)` does).
     public var initSeed: Int
+    /// Times every kernel (see `Executable.profile`); off by default: two clock reads per kernel.
+    public var profile: Bool
 
-    public init(threads: Int = RuntimeThreads.allCores, checkFinite: [String] = [], inPlace: Bool = true, initSeed: Int = 0) {
+    public init(threads: Int = RuntimeThreads.allCores, checkFinite: [String] = [], inPlace: Bool = true, initSeed: Int = 0,
+                profile: Bool = false) {
         self.threads = threads
         self.checkFinite = checkFinite
         self.inPlace = inPlace
         self.initSeed = initSeed
+        self.profile = profile
     }
 }
 
@@ -34,6 +38,7 @@ public final class Executable {
     let bufferAddress: [UnsafeMutableRawPointer]
     let io: [KernelIO]
     var generation = 0
+    var timer: StepTimer?
 
     /// Lowers `graph` and binds it to `parameters`; parameters the store lacks are created from their
     /// initializers with `options.initSeed`.
@@ -69,6 +74,7 @@ public final class Executable {
             }
         }
         bufferAddress = address
+        timer = options.profile ? StepTimer(steps: program.steps.count) : nil
         for (b, t) in program.constants { write(t, to: address[b]) }
         let threads = program.threads
         io = program.steps.map { s in
@@ -123,12 +129,19 @@ public final class Executable {
             // One policy: BLAS kernels get the threads; tiled kernels run BLAS (if at all) single-threaded.
             RuntimeThreads.setBLASThreads(s.spec.usesBLAS ? threads : 1)
             do {
-                try s.spec.run(io[k])
+                if timer != nil {
+                    let start = StepTimer.now()
+                    try s.spec.run(io[k])
+                    timer!.nanoseconds[k] &+= StepTimer.now() &- start
+                } else {
+                    try s.spec.run(io[k])
+                }
             } catch let e as RuntimeError {
                 let n = s.node.map { program.graph.nodes[$0] }
                 throw RuntimeError(e.kind, n.map { "\(place(of: $0)) (%\(s.node!)): \(e.message)" } ?? e.message)
             }
         }
+        timer?.runs += 1
         for name in options.checkFinite {
             let o = program.outputs.first { $0.name == name }!
             if let bad = firstNonFinite(bufferAddress[o.buffer], o.type) {
@@ -142,6 +155,9 @@ public final class Executable {
         }
         return StepOutputs(executable: self, generation: generation)
     }
+
+    /// Kernel times accumulated since lowering (nil unless `options.profile`).
+    public var profile: KernelProfile? { timer?.profile(program) }
 
     /// The address of an output's storage.
     func output(_ name: String) throws -> (UnsafeMutableRawPointer, TensorType) {

@@ -16,6 +16,8 @@ void rk_gelu_erf(const float *x, float *y, size_t n);
 void rk_gelu_tanh(const float *x, float *y, size_t n);
 /// y = softmax(x) over one row of n (y may equal x).
 void rk_softmax_row(const float *x, float *y, size_t n);
+/// y[i] = GraphIR counterUniform(seed, salt, start + i) with base = seed·0x9E3779B97F4A7C15 ^ salt·0xC2B2AE3D27D4EB4F.
+void rk_counter_uniform(unsigned long long base, unsigned long long start, float *y, size_t n);
 
 /// Functions of a fused-expression tile program (the names of GraphIR's FusedExpression). Booleans are 0/1.
 typedef enum {

@@ -194,26 +194,30 @@ func broadcastingKernel(_ c: KernelContext) throws -> KernelSpec {
     if op == .where {
         let d = c.type.dtype
         let sameSize = c.operandTypes[0].dtype.byteSize == d.byteSize
-        return KernelSpec(d == .f32 ? "select f32" : "scalar where", inPlace: sameSize ? [0, 1, 2] : [1, 2]) { io in
+        if d == .f32 { return selectF32Kernel(loop, inPlace: sameSize ? [0, 1, 2] : [1, 2]) }
+        return KernelSpec("scalar where", inPlace: sameSize ? [0, 1, 2] : [1, 2]) { io in
             let (cond, a, b, y) = (io.operands[0].assumingMemoryBound(to: UInt8.self), io.operands[1], io.operands[2], io.output)
             let (sc, sa, sb) = (loop.innerStride[0], loop.innerStride[1], loop.innerStride[2])
             loop.forSegments(threads: io.threads) { run, start, len in
                 let (oc, oa, ob) = (loop.offset(0, run: run) &+ start &* sc, loop.offset(1, run: run) &+ start &* sa,
                                     loop.offset(2, run: run) &+ start &* sb)
                 let oy = run &* loop.runLength &+ start
-                if d == .f32 {
-                    let (af, bf, yf) = (a.assumingMemoryBound(to: Float.self), b.assumingMemoryBound(to: Float.self),
-                                        y.assumingMemoryBound(to: Float.self))
-                    for i in 0..<len {
-                        yf[oy &+ i] = cond[oc &+ i &* sc] != 0 ? af[oa &+ i &* sa] : bf[ob &+ i &* sb]
-                    }
-                } else {
-                    for i in 0..<len {
-                        let v = cond[oc &+ i &* sc] != 0 ? loadScalar(a, d, oa &+ i &* sa) : loadScalar(b, d, ob &+ i &* sb)
-                        storeScalar(y, d, oy &+ i, v)
-                    }
+                for i in 0..<len {
+                    let v = cond[oc &+ i &* sc] != 0 ? loadScalar(a, d, oa &+ i &* sa) : loadScalar(b, d, ob &+ i &* sb)
+                    storeScalar(y, d, oy &+ i, v)
                 }
             }
+        }
+    }
+    if c.operandTypes.allSatisfy({ $0.dtype == .f32 }), c.type.dtype == .bool {
+        switch op {
+        case .eq: return compareF32Kernel(EqCompare.self, name: "eq", loop: loop)
+        case .ne: return compareF32Kernel(NeCompare.self, name: "ne", loop: loop)
+        case .lt: return compareF32Kernel(LtCompare.self, name: "lt", loop: loop)
+        case .le: return compareF32Kernel(LeCompare.self, name: "le", loop: loop)
+        case .gt: return compareF32Kernel(GtCompare.self, name: "gt", loop: loop)
+        case .ge: return compareF32Kernel(GeCompare.self, name: "ge", loop: loop)
+        default: break
         }
     }
     let f = scalarBinary(op)
@@ -227,6 +231,73 @@ func broadcastingKernel(_ c: KernelContext) throws -> KernelSpec {
             for i in 0..<len {
                 storeScalar(y, dy, oy &+ i, f(loadScalar(a, da, oa &+ i &* sa), loadScalar(b, db, ob &+ i &* sb)))
             }
+        }
+    }
+}
+
+// f32 comparisons into `bool` bytes and f32 `where`: loops specialised on the run strides (1 or 0, i.e.
+// contiguous or broadcast along the run) so the compiler vectorizes them; dropout is a comparison and a select.
+protocol CompareF32Op { static func apply(_ a: Float, _ b: Float) -> Bool }
+enum EqCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a == b } }
+enum NeCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a != b } }
+enum LtCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a < b } }
+enum LeCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a <= b } }
+enum GtCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a > b } }
+enum GeCompare: CompareF32Op { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Bool { a >= b } }
+
+@inline(__always)
+func compareRun<Op: CompareF32Op>(_: Op.Type, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                                  _ y: UnsafeMutablePointer<UInt8>, _ n: Int) {
+    if sa == 1 && sb == 1 {
+        for i in 0..<n { y[i] = Op.apply(a[i], b[i]) ? 1 : 0 }
+    } else if sa == 1 {
+        let bv = b[0]
+        for i in 0..<n { y[i] = Op.apply(a[i], bv) ? 1 : 0 }
+    } else if sb == 1 {
+        let av = a[0]
+        for i in 0..<n { y[i] = Op.apply(av, b[i]) ? 1 : 0 }
+    } else {
+        let v: UInt8 = Op.apply(a[0], b[0]) ? 1 : 0
+        for i in 0..<n { y[i] = v }
+    }
+}
+
+func compareF32Kernel<Op: CompareF32Op>(_ op: Op.Type, name: String, loop: BroadcastLoop) -> KernelSpec {
+    KernelSpec("simd \(name) f32") { io in
+        let (a, b, y) = (UnsafePointer(io.f32(0)), UnsafePointer(io.f32(1)), io.output.assumingMemoryBound(to: UInt8.self))
+        let (sa, sb) = (loop.innerStride[0], loop.innerStride[1])
+        loop.forSegments(threads: io.threads) { run, start, len in
+            compareRun(op, a + loop.offset(0, run: run) + start &* sa, sa, b + loop.offset(1, run: run) + start &* sb, sb,
+                       y + run &* loop.runLength + start, len)
+        }
+    }
+}
+
+/// y[i] = c[i·sc] != 0 ? a[i·sa] : b[i·sb] with strides 0 or 1; a branch-free blend in the contiguous cases.
+@inline(__always)
+func selectRun(_ c: UnsafePointer<UInt8>, _ sc: Int, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+               _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    if sc == 1 && sa == 1 && sb == 1 {
+        for i in 0..<n { y[i] = c[i] != 0 ? a[i] : b[i] }
+    } else if sc == 1 && sa == 1 && sb == 0 {
+        let bv = b[0]
+        for i in 0..<n { y[i] = c[i] != 0 ? a[i] : bv }
+    } else if sc == 1 && sa == 0 && sb == 1 {
+        let av = a[0]
+        for i in 0..<n { y[i] = c[i] != 0 ? av : b[i] }
+    } else {
+        for i in 0..<n { y[i] = c[i &* sc] != 0 ? a[i &* sa] : b[i &* sb] }
+    }
+}
+
+func selectF32Kernel(_ loop: BroadcastLoop, inPlace: [Int]) -> KernelSpec {
+    KernelSpec("simd select f32", inPlace: inPlace) { io in
+        let c = UnsafePointer(io.operands[0].assumingMemoryBound(to: UInt8.self))
+        let (a, b, y) = (UnsafePointer(io.f32(1)), UnsafePointer(io.f32(2)), io.outF32)
+        let (sc, sa, sb) = (loop.innerStride[0], loop.innerStride[1], loop.innerStride[2])
+        loop.forSegments(threads: io.threads) { run, start, len in
+            selectRun(c + loop.offset(0, run: run) + start &* sc, sc, a + loop.offset(1, run: run) + start &* sa, sa,
+                      b + loop.offset(2, run: run) + start &* sb, sb, y + run &* loop.runLength + start, len)
         }
     }
 }

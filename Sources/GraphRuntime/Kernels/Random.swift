@@ -1,4 +1,5 @@
 import Foundation
+import CRuntimeKernels
 import GraphIR
 
 // Counter-based RNG: every number is GraphIR's `counterUniform(seed:salt:index:)`, so the executor draws
@@ -10,8 +11,13 @@ func randomUniformKernel(_ c: KernelContext) -> KernelSpec {
     return KernelSpec("counter uniform") { io in
         let seed = Int(io.operands[0].assumingMemoryBound(to: Int32.self)[0])
         if t.dtype == .f32 {
-            let y = io.outF32
-            forRows(t.count, 1, threads: io.threads, cost: 8) { i in y[i] = counterUniform(seed: seed, salt: salt, index: i) }
+            let y = io.outF32, n = t.count
+            let base = (UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: salt) &* 0xC2B2_AE3D_27D4_EB4F)
+            let chunks = chunkCount(items: n, costPerItem: 2, threads: io.threads)
+            parallelChunks(chunks, threads: io.threads) { c in
+                let r = chunkRange(c, chunks, n)
+                rk_counter_uniform(base, UInt64(r.lowerBound), y + r.lowerBound, r.count)
+            }
         } else {
             for i in 0..<t.count { storeScalar(io.output, t.dtype, i, Double(counterUniform(seed: seed, salt: salt, index: i))) }
         }
