@@ -21,8 +21,8 @@ struct Common: ParsableArguments {
     var threads = RuntimeThreads.allCores
     @Option(help: "Seed of data order, initialization, dropout and sampling.")
     var seed = 0
-    @Option(help: "Pass pipelines: all, no-fuse (the default: the executor's fused elementwise kernels are slower than the ops they replace, Docs/Performance.md) or none.")
-    var passes = Compiler.Passes.noFuse
+    @Option(help: "Pass pipelines: all (the default), no-fuse (all but the fuse pass) or none (graphs as built).")
+    var passes = Compiler.Passes.all
     @Flag(help: "Time every kernel of the training steps; each phase prints a table by op and kernel and writes it to profile.txt.")
     var profile = false
     @Flag(help: "Continue each phase from its last checkpoint.")
@@ -39,6 +39,10 @@ struct Common: ParsableArguments {
     var weightDecay = 0.05
     @Option(help: "Global gradient-norm clipping threshold.")
     var clipNorm = 1.0
+    @Option(help: "Stage-1 objectives summed into the loss: a comma-separated subset of itc,itm,itg, each with an optional weight. BLIP-2's paper: itc,itm,itg (all weight 1); the default weighs ITG 0.1 because a Q-Former trained from scratch stalls ITC otherwise (Docs/Training.md).")
+    var objectives = "itc,itm,itg=0.1"
+    @Option(help: "Stage-1 batch items whose ITM triples (positive, negative image, negative text) run each step; BLIP-2's paper runs the whole batch (--itm-pairs 64).")
+    var itmPairs = 16
     @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
     var visionCheckpoint: String?
     @Option(help: "Frozen LM from a safetensors file or HF model folder (language_model.* or bare OPT model.decoder.* names) instead of frozen/lm.safetensors; its vocabulary must be the run's vocab.txt.")
@@ -64,6 +68,9 @@ struct Common: ParsableArguments {
         }
         var recipe = TinyRecipe(tokenizer: tokenizer, imageSize: imageSize)
         recipe.seed = seed
+        recipe.stage1Objectives = try parseObjectives(objectives)
+        guard itmPairs >= 1 else { throw ValidationError("--itm-pairs must be at least 1, got \(itmPairs)") }
+        recipe.stage1ItmPairs = itmPairs
         let derived = try recipe.useCheckpoints(ModelCheckpoints(vision: visionCheckpoint, languageModel: lmCheckpoint, qformerInit: qformerInit))
         if !quiet { for line in derived { say(line) } }
         let lengths = recipe.fitTextLengths(to: train.captions)
@@ -82,6 +89,23 @@ struct Common: ParsableArguments {
         settings.compiler = Compiler(passes: passes, threads: threads, seed: seed, profile: profile)
         return TinyPipeline(recipe: recipe, train: train, heldOut: heldOut, settings: settings)
     }
+}
+
+/// `itc,itm,itg=0.5` → weights by objective (1 when no weight is given).
+func parseObjectives(_ text: String) throws -> [Stage1Objective: Double] {
+    var weights: [Stage1Objective: Double] = [:]
+    for item in text.split(separator: ",") {
+        let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let o = Stage1Objective(rawValue: parts[0]) else {
+            throw ValidationError("--objectives: unknown objective '\(parts[0])' (expected itc, itm or itg)")
+        }
+        guard let w = parts.count == 2 ? Double(parts[1]) : 1, w > 0, w.isFinite else {
+            throw ValidationError("--objectives: the weight of \(parts[0]) must be a positive number, got '\(parts[1])'")
+        }
+        weights[o] = w
+    }
+    guard !weights.isEmpty else { throw ValidationError("--objectives: name at least one of itc, itm, itg") }
+    return weights
 }
 
 func say(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
@@ -176,18 +200,20 @@ struct All: ParsableCommand {
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
         if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
-            _ = try p.pretrainVision(Budget(minutes: 0.33 * m))
+            _ = try p.pretrainVision(Budget(minutes: 0.28 * m))
         }
         if InterruptFlag.isRaised { return }
         if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
-            _ = try p.pretrainLanguageModel(Budget(minutes: 0.06 * m))
+            _ = try p.pretrainLanguageModel(Budget(minutes: 0.05 * m))
         }
         if InterruptFlag.isRaised { return }
         let features = try p.imageFeatures()
         let left = { m - Date().timeIntervalSince(start) / 60 }
-        _ = try p.stage1(Budget(minutes: max(0.5, left() * 0.7)), features: features)
+        // Stage 2 plateaus within a minute (Docs/Training.md), so stage 1 gets the rest but a tenth of the budget
+        // for stage 2 and a twentieth for evaluation and captioning.
+        _ = try p.stage1(Budget(minutes: max(0.5, left() - 0.15 * m)), features: features)
         if InterruptFlag.isRaised { return }
-        _ = try p.stage2(Budget(minutes: max(0.5, left() * 0.7)), features: features)
+        _ = try p.stage2(Budget(minutes: max(0.5, left() - 0.05 * m)), features: features)
         if InterruptFlag.isRaised { return }
         let s1 = try p.evaluateStage1(features: features)
         print("\n== graphc tiny BLIP-2: \(p.train.count) training images, held-out \(min(1000, p.heldOut.count)), \(String(format: "%.1f", Date().timeIntervalSince(start) / 60)) min ==")

@@ -20,7 +20,7 @@ public struct Compiler {
     /// Time every kernel of the training executables; each phase prints and saves its table (`profile.txt`).
     public var profile = false
 
-    public init(passes: Passes = .noFuse, threads: Int = RuntimeThreads.allCores, seed: Int = 0, profile: Bool = false) {
+    public init(passes: Passes = .all, threads: Int = RuntimeThreads.allCores, seed: Int = 0, profile: Bool = false) {
         self.passes = passes
         self.threads = threads
         self.seed = seed

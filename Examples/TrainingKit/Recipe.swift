@@ -23,6 +23,13 @@ public struct TinyRecipe {
     /// Batch of the evaluation and feature-caching graphs.
     public var evalBatch = 100
     public var seed = 0
+    /// The stage-1 objectives and their weights in the loss. BLIP-2 weighs all three 1; with a Q-Former trained
+    /// from scratch the ITG gradients swamp the shared weights and ITC stalls (Docs/Training.md, measured), so
+    /// ITG is weighed 0.1 here. An objective left out loses its pass from the step (e.g. `[.itc: 1]`).
+    public var stage1Objectives: [Stage1Objective: Double] = [.itc: 1, .itm: 1, .itg: 0.1]
+    /// Batch items whose ITM triples run each stage-1 step (nil: the whole batch, as BLIP-2). A quarter of the
+    /// batch cuts the step to less than half at equal retrieval (Docs/Training.md).
+    public var stage1ItmPairs: Int? = 16
     /// Pretrain the LM with a prefix of the caption's content words in the Q slots (see Docs/Training.md).
     public var lmContextPrefix = true
 
@@ -83,4 +90,9 @@ public struct TinyRecipe {
     public func labels(ids: Tensor, mask: Tensor) -> Tensor {
         Tensor(.i32, ids.shape, zip(ids.scalars, mask.scalars).map { $1 == 0 ? -100 : $0 })
     }
+}
+
+/// BLIP-2's three stage-1 objectives; raw values are the suffixes of the `loss_*` outputs.
+public enum Stage1Objective: String, CaseIterable, Hashable {
+    case itc, itm, itg
 }

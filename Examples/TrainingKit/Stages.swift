@@ -85,8 +85,12 @@ extension TinyPipeline {
     /// Stage 1 (ITC + ITM + ITG) on the cached image features; writes `stage1/checkpoint.safetensors`.
     public func stage1(_ budget: Budget, features: FeatureCache, onStep: ((Int) -> Void)? = nil) throws -> LoopSummary {
         let b = recipe.stage1Batch, t = recipe.qformerTextLength
-        let model = try BLIP2Model.build(config: config, stage: .one, mode: .train, shapes: BLIP2Shapes(batch: b, textLength: t))
-        let split = try frozenPrefix(model)
+        let model = try BLIP2Model.build(config: config, stage: .one, mode: .train,
+                                         shapes: BLIP2Shapes(batch: b, textLength: t, itmPairs: recipe.stage1ItmPairs.map { min($0, b) }))
+        let weights = self.recipe.stage1Objectives
+        let objectives = Stage1Objective.allCases.filter { weights[$0] != nil }
+        let lossOutputs = ["loss"] + objectives.map { "loss_\($0.rawValue)" }
+        let split = try frozenPrefix(try weightingObjectives(model, weights))
         let c = settings.compiler
         let store = ParameterStore()
         try initializeQFormer(into: store, for: split.rest)
@@ -96,7 +100,7 @@ extension TinyPipeline {
         let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed &+ 2)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(split.rest, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store,
-            options: c.runtime(checkFinite: ["loss"]), lossOutputs: ["loss", "loss_itc", "loss_itm", "loss_itg"],
+            options: c.runtime(checkFinite: ["loss"]), lossOutputs: lossOutputs,
             inputs: { step in
                 let idx = batches.indices(step: step)
                 let text = recipe.qformerText(idx.map { train.captions[$0] })
@@ -109,6 +113,24 @@ extension TinyPipeline {
         var options = try loop("stage1", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100)
         options.onStep = onStep
         return try runTrainingLoop(task, options)
+    }
+
+    /// The stage-1 graph with `loss` = Σ weight · objective over the given objectives. All three with weight 1:
+    /// the graph as built.
+    func weightingObjectives(_ model: Graph, _ weights: [Stage1Objective: Double]) throws -> Graph {
+        let kept = Stage1Objective.allCases.filter { weights[$0] != nil }
+        guard !kept.isEmpty else { throw TrainingError("stage 1 needs at least one objective of itc, itm, itg") }
+        guard kept.count < Stage1Objective.allCases.count || weights.values.contains(where: { $0 != 1 }) else { return model }
+        let g = model
+        let losses = try kept.map { o -> Value in
+            guard let v = g.output("loss_" + o.rawValue) else { throw TrainingError("stage-1 graph has no loss_\(o.rawValue)") }
+            return weights[o]! == 1 ? v : try g.binary(.mul, v, scalar: weights[o]!)
+        }
+        let total = try losses.dropFirst().reduce(losses[0]) { try g.add($0, $1) }
+        // Only the losses stay outputs, so DCE removes the passes (and diagnostics) no kept objective reads.
+        let keep = Set(kept.map { "loss_" + $0.rawValue } + ["vision_last_hidden_state"])
+        g.outputs = g.outputs.filter { keep.contains($0.name) } + [(name: "loss", value: total)]
+        return g
     }
 
     // MARK: stage 2

@@ -19,11 +19,16 @@ public struct BLIP2Shapes: Sendable, Equatable {
     public var textLength: Int
     /// T5 decoder target length (stage 2 with `.t5`).
     public var targetLength: Int
+    /// Stage 1: items of the batch whose ITM triples (positive, negative image, negative text) run; nil = all
+    /// (BLIP-2). Fewer make the ITM pass, 3/5 of the Q-Former's rows, cheaper; negatives still come from the
+    /// whole batch.
+    public var itmPairs: Int?
 
-    public init(batch: Int = 2, textLength: Int = 8, targetLength: Int = 6) {
+    public init(batch: Int = 2, textLength: Int = 8, targetLength: Int = 6, itmPairs: Int? = nil) {
         self.batch = batch
         self.textLength = textLength
         self.targetLength = targetLength
+        self.itmPairs = itmPairs
     }
 }
 
@@ -73,7 +78,7 @@ public enum BLIP2Model {
             case .given: source = .given(images: try g.input("negative_images", [b], .i32), texts: try g.input("negative_texts", [b], .i32))
             }
             let s1 = try Stage1.build(trainable, c.qformer, image: image, ids: ids, mask: mask, negatives: source, dropoutSeed: dropoutSeed,
-                                      maskStyle: maskStyle)
+                                      maskStyle: maskStyle, itmPairs: shapes.itmPairs)
             g.output("loss", s1.loss)
             g.output("loss_itc", s1.itc)
             g.output("loss_itm", s1.itm)

@@ -48,18 +48,21 @@ public enum Stage1 {
     }
 
     /// Builds the three losses with the hard negatives from `negatives` (sampled in the graph, or given).
+    /// `itmPairs`: ITM runs on the triples of the first `itmPairs` items only (nil: all, as BLIP-2).
     public static func build(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, negatives: HardNegativeSource,
-                             dropoutSeed: Value?, maskStyle: MaskStyle = .attribute) throws -> Outputs {
+                             dropoutSeed: Value?, maskStyle: MaskStyle = .attribute, itmPairs: Int? = nil) throws -> Outputs {
         try nn.pass("stage1") { nn in
             try buildObjectives(nn, c, image: image, ids: ids, mask: mask, negatives: negatives, dropoutSeed: dropoutSeed,
-                                maskStyle: maskStyle)
+                                maskStyle: maskStyle, itmPairs: itmPairs)
         }
     }
 
     static func buildObjectives(_ nn: Layers, _ c: QFormerConfig, image: Value, ids: Value, mask: Value, negatives: HardNegativeSource,
-                                dropoutSeed: Value?, maskStyle: MaskStyle) throws -> Outputs {
+                                dropoutSeed: Value?, maskStyle: MaskStyle, itmPairs: Int?) throws -> Outputs {
         let g = nn.graph
         let (b, t) = (g.type(of: ids).shape[0], g.type(of: ids).shape[1])
+        let m = itmPairs ?? b
+        guard m >= 1 && m <= b else { throw GraphError(.build, "stage 1: itmPairs must be in 1...\(b) (the batch), got \(m)") }
         let q = c.numQueryTokens
         guard b >= 2 else { throw GraphError(.build, "stage 1 needs a batch of at least 2 (in-batch negatives), got \(b)") }
         if case .given(let images, let texts) = negatives {
@@ -97,18 +100,19 @@ public enum Stage1 {
         case .given(let images, let texts): (negImages, negTexts) = (images, texts)
         }
         let (itm, itmLogits) = try nn.pass("itm") { nn -> (Value, Value) in
-            let targets = try g.iota([b], axis: 0)
-            let imageIndex = try g.concat([targets, negImages, targets], axis: 0)
-            let textIndex = try g.concat([targets, targets, negTexts], axis: 0)
+            let targets = try g.iota([m], axis: 0)
+            let (negI, negT) = m == b ? (negImages, negTexts) : (try g.slice(negImages, axis: 0, 0..<m), try g.slice(negTexts, axis: 0, 0..<m))
+            let imageIndex = try g.concat([targets, negI, targets], axis: 0)
+            let textIndex = try g.concat([targets, targets, negT], axis: 0)
             let pairIds = try g.gather(ids, textIndex, axis: 0)
             let pairLens = try g.gather(lens, textIndex, axis: 0)
-            let hidden = try QFormer.run(nn, c, QFormerPass(queries: QFormer.queryTokens(nn, c, batch: 3 * b), textIds: pairIds,
+            let hidden = try QFormer.run(nn, c, QFormerPass(queries: QFormer.queryTokens(nn, c, batch: 3 * m), textIds: pairIds,
                                                             mask: .none, lens: pairLens, image: image, imageIndex: imageIndex,
                                                             maskStyle: maskStyle),
                                          dropoutSeed: dropoutSeed)
             let perQueryLogits = try nn.linear(g.slice(hidden, axis: 1, 0..<q), outFeatures: 2, name: "itm_head")
             let logits = try g.reduceMean(perQueryLogits, axes: [1])
-            let labels = try g.constant(Tensor(.i32, [3 * b], [Double](repeating: 1, count: b) + [Double](repeating: 0, count: 2 * b)))
+            let labels = try g.constant(Tensor(.i32, [3 * m], [Double](repeating: 1, count: m) + [Double](repeating: 0, count: 2 * m)))
             return (try g.crossEntropy(logits: logits, labels: labels), logits)
         }
 

@@ -56,3 +56,40 @@ import BLIP2
         #expect(worst < 1e-5, "worst relative difference \(worst)")
     }
 }
+
+/// `itmPairs` runs the ITM triples of the first m items only: their logits must be exactly the matching rows of
+/// the full ITM pass (rows of the pass are independent), and the ITM loss their cross-entropy.
+@Suite struct ITMPairsTests {
+    @Test func subsetTriplesEqualTheFullPassRows() throws {
+        let c = BLIP2Config.test()
+        let (b, m) = (4, 2)
+        func build(_ pairs: Int?) throws -> Graph {
+            try BLIP2Model.build(config: c, stage: .one, mode: .eval, shapes: BLIP2Shapes(batch: b, textLength: 6, itmPairs: pairs),
+                                 negatives: .given)
+        }
+        let full = try build(nil), part = try build(m)
+        #expect(part.type(of: try #require(part.output("itm_logits"))).shape == [3 * m, 2])
+        var inputs = sampleInputs(full, c, stage: .one)
+        inputs["negative_images"] = Tensor(ints: [2, 0, 3, 1], shape: [b])
+        inputs["negative_texts"] = Tensor(ints: [3, 2, 0, 0], shape: [b])
+        let params = full.initialParameters(seed: 5)
+        let a = try Interpreter().run(full, inputs: inputs, parameters: params)
+        let p = try Interpreter().run(part, inputs: inputs, parameters: params)
+        let fullLogits = try #require(a["itm_logits"]).scalars, partLogits = try #require(p["itm_logits"]).scalars
+        // Triple t of item i sits at row t·b + i in the full pass and t·m + i in the subset.
+        var worst = 0.0
+        for t in 0..<3 { for i in 0..<m { for k in 0..<2 {
+            worst = max(worst, abs(fullLogits[(t * b + i) * 2 + k] - partLogits[(t * m + i) * 2 + k]))
+        } } }
+        #expect(worst < 1e-5, "worst logit difference \(worst)")
+        // The loss is the mean cross-entropy over the 3m rows (labels: m matches, then 2m non-matches).
+        var ce = 0.0
+        for r in 0..<(3 * m) {
+            let (l0, l1) = (partLogits[2 * r], partLogits[2 * r + 1])
+            let top = max(l0, l1), lse = top + log(exp(l0 - top) + exp(l1 - top))
+            ce += lse - (r < m ? l1 : l0)
+        }
+        #expect(abs(try #require(p["loss_itm"]).scalars[0] - ce / Double(3 * m)) < 1e-5)
+        #expect(throws: GraphError.self) { try build(b + 1) }
+    }
+}
