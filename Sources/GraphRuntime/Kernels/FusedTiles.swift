@@ -168,7 +168,7 @@ struct FusedMap {
 
     /// True when tiles lie inside broadcast runs (long runs, or a single run); short runs are grouped, whole
     /// runs per tile, and their broadcast operands gathered.
-    var tilesInRuns: Bool { loop.runCount == 1 || loop.runLength >= tileElements }
+    var tilesInRuns: Bool { loop.runCount == 1 || loop.runLength >= 64 }
 
     /// Tiles covering the output, in order: inside runs when `tilesInRuns`, else whole runs.
     var tileCount: Int {
@@ -217,10 +217,12 @@ struct FusedMap {
     /// given (the last instruction writes there), else a register.
     func withTileRegisters<T: TileScalar>(_: T.Type, _ operands: [UnsafeMutableRawPointer],
                                           _ body: ((Int, Int, UnsafeMutablePointer<T>?) -> UnsafePointer<T>) -> Void) {
-        // Registers are spaced a tile plus 80 bytes apart, so no two share their address bits below 4 KB with each other
-        // (a load after a store 4 KB apart waits for the store on x86).
-        let width = tileElements &+ 80 / MemoryLayout<T>.size, registers = program.registers
-        withUnsafeTemporaryAllocation(of: T.self, capacity: registers * width) { storage in
+        // Registers start on cache lines (a 64-byte vector access never splits a line) and are a tile plus one line
+        // apart, so two registers rarely share their address bits below 4 KB (a load after a store to such an address
+        // waits for the store on x86).
+        let width = tileElements &+ 64 / MemoryLayout<T>.size, registers = program.registers
+        withUnsafeTemporaryAllocation(byteCount: registers * width * MemoryLayout<T>.size, alignment: 64) { raw in
+            let storage = raw.bindMemory(to: T.self)
             withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>?.self, capacity: registers) { pointers in
                 withUnsafeTemporaryAllocation(of: Int.self, capacity: registers) { maskBuffer in
                     let base = storage.baseAddress!, regs = pointers.baseAddress!, masks = maskBuffer.baseAddress!
