@@ -45,6 +45,17 @@ func compareTrainingStep(_ label: String, model: Graph, vocabulary: Int, pairs: 
         executables[mode] = try Executable(training, parameters: ParameterStore(), options: compiler.runtime())
         kernels[mode] = GraphStats(training).kernels
     }
+    if CommandLine.arguments.contains("--profile") {
+        // Where the time goes, per kernel: separate profiled executables, so the timed ones read no clocks.
+        for mode in [Compiler.Passes.all, .noFuse] {
+            let compiler = Compiler(passes: mode, threads: threads, seed: 7)
+            var options = compiler.runtime()
+            options.profile = true
+            let exe = try Executable(try compiler.trainingGraph(model, weightDecay: 0.05, clip: 1.0), parameters: ParameterStore(), options: options)
+            for _ in 0..<5 { _ = try exe.run(inputs) }
+            print("# \(label), passes \(mode.rawValue)\n" + (exe.profile?.table(top: 25) ?? "").split(separator: "\n").map { "# " + $0 }.joined(separator: "\n"))
+        }
+    }
     let fused = executables[.all]!, unfused = executables[.noFuse]!
     // The first step starts from the same parameters: both losses must agree before the times mean anything.
     let lossFused = try fused.run(inputs).all()["loss"]?.scalars.first ?? .nan
@@ -58,7 +69,7 @@ func compareTrainingStep(_ label: String, model: Graph, vocabulary: Int, pairs: 
 }
 
 func runTrainingStepBenchmark() throws {
-    let pairs = quick ? 3 : 11
+    let pairs = quick ? 3 : 21
     let (b, l, d) = quick ? (4, 32, 128) : (8, 128, 256)
     try compareTrainingStep("2x BERT layer B\(b) L\(l) D\(d) H4 (post-LN, GELU, padding mask), AdamW",
                             model: try passesBenchGraph(batch: b, length: l, width: d, heads: 4, layers: 2), vocabulary: 1, pairs: pairs)

@@ -144,3 +144,48 @@ void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *
 #undef RK_F64
 #undef RK_F64_UNARY
 
+
+// Runs of a broadcast loop in one call: before run j, a register with a nonzero stride points at
+// sources[k] + j·strides[k] (mask ~0), or holds sources[k][j·strides[k]] in its 16 lanes (mask 0).
+#define RK_RUNS(T, tile, total)                                                                                  \
+    T *r[nregs > 0 ? nregs : 1];                                                                          \
+    for (size_t j = 0; j < runs; j++) {                                                                   \
+        for (size_t k = 0; k < nregs; k++) {                                                              \
+            if (strides[k] == 0) {                                                                        \
+                r[k] = registers[k];                                                                      \
+            } else if (masks[k] == 0) {                                                                   \
+                const T v = sources[k][(ptrdiff_t)j * strides[k]];                                        \
+                for (int l = 0; l < 16; l++) registers[k][l] = v;                                         \
+                r[k] = registers[k];                                                                      \
+            } else {                                                                                      \
+                r[k] = sources[k] + (ptrdiff_t)j * strides[k];                                            \
+            }                                                                                             \
+        }                                                                                                 \
+        tile(code, count, r, masks, n);                                                                   \
+        if (totals) totals[j] = total(r[result], n, max);                                                 \
+    }
+
+void rk_fused_runs(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks,
+                   float *const *sources, const ptrdiff_t *strides, size_t nregs, size_t n, size_t runs,
+                   float *totals, size_t result, int max) {
+    switch (rk_isa()) {
+    case 2: { RK_RUNS(float, fused_tile_avx512, total_avx512) break; }
+    case 1: { RK_RUNS(float, fused_tile_avx2, total_avx2) break; }
+    default: { RK_RUNS(float, fused_tile_base, total_base) break; }
+    }
+}
+
+static double total_f64(const double *p, size_t n, int max) {
+    double t = max ? -__builtin_inf() : 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (max) { if (p[i] >= t) t = p[i]; } else { t += p[i]; }
+    }
+    return t;
+}
+
+void rk_fused_runs_f64(const rk_instruction *code, size_t count, double *const *registers, const size_t *masks,
+                       double *const *sources, const ptrdiff_t *strides, size_t nregs, size_t n, size_t runs,
+                       double *totals, size_t result, int max) {
+    RK_RUNS(double, rk_fused_tile_f64, total_f64)
+}
+#undef RK_RUNS

@@ -136,4 +136,24 @@ import Testing
             }
         }
     }
+
+    /// Row reductions whose rows go to C in stretches (one tile per row, totals written by C): same-shape operands,
+    /// a per-row scalar and a row vector, with rows of 16, 100 and 1000 values.
+    @Test(arguments: [16, 100, 1000])
+    func rowReductions(_ length: Int) throws {
+        let rows = 37
+        let specs: [(String, [[Int]])] = [("mul($0, $1)", [[rows, length], [rows, length]]),
+                                           ("exp(sub($0, $1))", [[rows, length], [rows, 1]]),
+                                           ("mul($0, $1)", [[rows, length], [length]])]
+        for (expr, shapes) in specs {
+            for kind in ["sum", "mean", "max"] {
+                for dtype in [DType.f32, .f64] {
+                    try check("fused_reduce \(kind) \(expr) \(shapes) \(dtype)", tolerance: dtype == .f64 ? f64 : sums) { b in
+                        try b.g.emit(.fusedReduce, try shapes.map { try b.x($0, dtype) },
+                                     ["expr": .string(expr), "reduce": .symbol(kind), "axes": .ints([1])])
+                    }
+                }
+            }
+        }
+    }
 }

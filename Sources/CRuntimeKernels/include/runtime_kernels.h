@@ -4,6 +4,7 @@
 // once at run time from the CPU's features, so a portable build (no unsafe flags) runs native vector code.
 // Same polynomials as Sources/GraphRuntime/Kernels/VectorMath.swift.
 #include <stddef.h>
+#include <stdint.h>
 
 /// 2 = AVX-512, 1 = AVX2+FMA, 0 = baseline: the instruction set the kernels below use on this CPU.
 int rk_isa(void);
@@ -36,6 +37,16 @@ typedef struct { int op, dst, a, b, c, pre; } rk_instruction;
 void rk_fused_tile(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks, size_t n);
 /// The same in double with the reference formulas (libm per element): the f64 check path.
 void rk_fused_tile_f64(const rk_instruction *code, size_t count, double *const *registers, const size_t *masks, size_t n);
+/// `runs` consecutive tiles of n values (the runs of a broadcast loop, or the rows of a reduction) in one call.
+/// Before tile j, register k with strides[k] = 0 is registers[k]; otherwise it points at sources[k] + j·strides[k]
+/// (masks[k] ~0), or, with masks[k] = 0, registers[k] is filled with the scalar sources[k][j·strides[k]] in 16
+/// lanes. With `totals` non-null, totals[j] = the sum (or with `max` nonzero the maximum) of register `result`.
+void rk_fused_runs(const rk_instruction *code, size_t count, float *const *registers, const size_t *masks,
+                   float *const *sources, const ptrdiff_t *strides, size_t nregs, size_t n, size_t runs,
+                   float *totals, size_t result, int max);
+void rk_fused_runs_f64(const rk_instruction *code, size_t count, double *const *registers, const size_t *masks,
+                       double *const *sources, const ptrdiff_t *strides, size_t nregs, size_t n, size_t runs,
+                       double *totals, size_t result, int max);
 /// Folds one tile into a reduction: acc[i] += p[i], or with `max` nonzero acc[i] = p[i] >= acc[i] ? p[i] : acc[i].
 void rk_fold(const float *p, float *acc, size_t n, int max);
 /// The sum of n values, or with `max` nonzero their maximum (-inf for n = 0; NaN never wins, as in the reference).

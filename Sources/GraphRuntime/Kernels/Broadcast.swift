@@ -55,11 +55,12 @@ struct BroadcastLoop {
     /// Element offset of operand k at the start of run r.
     @inline(__always) func offset(_ k: Int, run r: Int) -> Int {
         var rem = r, off = 0
-        let s = outerStrides[k]
         var d = outerDims.count - 1
+        // Indexing outerStrides[k][d] in place: copying the row out would retain and release it on every call.
         while d >= 0 {
             let n = outerDims[d]
-            off = off &+ (rem % n) &* s[d]
+            if d == 0 { return off &+ rem &* outerStrides[k][0] }
+            off = off &+ (rem % n) &* outerStrides[k][d]
             rem /= n
             d -= 1
         }

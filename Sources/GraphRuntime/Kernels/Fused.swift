@@ -66,6 +66,15 @@ struct FusedReduction {
     /// sum, mean or max.
     let kind: String
 
+    /// True when rows (inner = 1) are at most a tile and line up with tiles the C runs loop can step through: the
+    /// mapped values are one run of same-shape (or scalar) operands, or the broadcast runs are exactly the rows.
+    var rowsInOneCall: Bool {
+        let loop = map.loop
+        guard inner == 1, reduced >= 16, reduced <= map.tileElements, outer > 1 else { return false }
+        if loop.runCount == 1 { return !map.access.contains(.broadcast) }
+        return loop.runLength == reduced && loop.runCount == outer && map.runsInOneCall
+    }
+
     func run(_ operands: [UnsafeMutableRawPointer], _ out: UnsafeMutableRawPointer, threads: Int) {
         if map.kernelDType == .f64 { run(Double.self, operands, out, threads: threads) } else { run(Float.self, operands, out, threads: threads) }
     }
@@ -84,7 +93,19 @@ struct FusedReduction {
             let columns = byColumns ? chunkRange(c, chunks, inner / width) : 0..<1
             let lo = byColumns ? columns.lowerBound &* width : 0
             let hi = byColumns ? (c == chunks - 1 ? inner : columns.upperBound &* width) : inner
-            map.withTileRegisters(T.self, operands) { tile in
+            map.withTileRegisters(T.self, operands) { tile, runs in
+                if inner == 1 && rowsInOneCall {
+                    // Each row one tile, whole stretches of rows per C call, each row's total straight into the output.
+                    let block = map.loop.runCount == 1 ? outer : map.loop.outerDims.last!
+                    var first = outerRange.lowerBound
+                    while first < outerRange.upperBound {
+                        let last = Swift.min(outerRange.upperBound, (first / block + 1) &* block)
+                        runs(first, last &- first, r, nil, o + first, isMax)
+                        first = last
+                    }
+                    if kind == "mean" { for i in outerRange { o[i] /= T(r) } }
+                    return
+                }
                 for oi in outerRange {
                     let row = o + oi &* inner
                     for i in lo..<hi { row[i] = isMax ? -.infinity : 0 }

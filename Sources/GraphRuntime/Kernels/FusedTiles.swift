@@ -82,6 +82,10 @@ protocol TileScalar: BinaryFloatingPoint {
     static var dtype: DType { get }
     static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Self>?>,
                          _ masks: UnsafePointer<Int>, _ n: Int)
+    static func evaluateRuns(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Self>?>,
+                             _ masks: UnsafePointer<Int>, _ sources: UnsafePointer<UnsafeMutablePointer<Self>?>,
+                             _ strides: UnsafePointer<Int>, _ registerCount: Int, _ n: Int, _ runs: Int,
+                             _ totals: UnsafeMutablePointer<Self>?, _ result: Int, _ max: Bool)
     /// The sum, or the maximum when `max` (-inf for n = 0; `v >= m` replaces m, as in the reference).
     static func total(_ p: UnsafePointer<Self>, _ n: Int, max: Bool) -> Self
     /// acc[i] += p[i], or acc[i] = p[i] >= acc[i] ? p[i] : acc[i] when `max`.
@@ -95,6 +99,13 @@ extension Float: TileScalar {
                          _ masks: UnsafePointer<Int>, _ n: Int) {
         rk_fused_tile(code, count, registers, masks, n)
     }
+    @inline(__always)
+    static func evaluateRuns(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Float>?>,
+                             _ masks: UnsafePointer<Int>, _ sources: UnsafePointer<UnsafeMutablePointer<Float>?>,
+                             _ strides: UnsafePointer<Int>, _ registerCount: Int, _ n: Int, _ runs: Int,
+                             _ totals: UnsafeMutablePointer<Float>?, _ result: Int, _ max: Bool) {
+        rk_fused_runs(code, count, registers, masks, sources, strides, registerCount, n, runs, totals, result, max ? 1 : 0)
+    }
     @inline(__always) static func total(_ p: UnsafePointer<Float>, _ n: Int, max: Bool) -> Float { rk_total(p, n, max ? 1 : 0) }
     @inline(__always) static func fold(_ p: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>, _ n: Int, max: Bool) {
         rk_fold(p, acc, n, max ? 1 : 0)
@@ -107,6 +118,13 @@ extension Double: TileScalar {
     static func evaluate(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Double>?>,
                          _ masks: UnsafePointer<Int>, _ n: Int) {
         rk_fused_tile_f64(code, count, registers, masks, n)
+    }
+    @inline(__always)
+    static func evaluateRuns(_ code: UnsafePointer<rk_instruction>, _ count: Int, _ registers: UnsafePointer<UnsafeMutablePointer<Double>?>,
+                             _ masks: UnsafePointer<Int>, _ sources: UnsafePointer<UnsafeMutablePointer<Double>?>,
+                             _ strides: UnsafePointer<Int>, _ registerCount: Int, _ n: Int, _ runs: Int,
+                             _ totals: UnsafeMutablePointer<Double>?, _ result: Int, _ max: Bool) {
+        rk_fused_runs_f64(code, count, registers, masks, sources, strides, registerCount, n, runs, totals, result, max ? 1 : 0)
     }
     static func total(_ p: UnsafePointer<Double>, _ n: Int, max: Bool) -> Double {
         var t = max ? -Double.infinity : 0
@@ -168,7 +186,7 @@ struct FusedMap {
 
     /// True when tiles lie inside broadcast runs (long runs, or a single run); short runs are grouped, whole
     /// runs per tile, and their broadcast operands gathered.
-    var tilesInRuns: Bool { loop.runCount == 1 || loop.runLength >= tileElements }
+    var tilesInRuns: Bool { loop.runCount == 1 || loop.runLength >= 64 }
 
     /// Tiles covering the output, in order: inside runs when `tilesInRuns`, else whole runs.
     var tileCount: Int {
@@ -201,8 +219,20 @@ struct FusedMap {
         guard tiles > 0 else { return }
         let chunks = chunkCount(items: count, costPerItem: Swift.max(1, expression.opCount), threads: threads)
         let direct = outType.dtype == T.dtype && program.resultIsComputed
+        let grouped = direct && runsInOneCall
         parallelChunks(chunks, threads: threads) { c in
-            withTileRegisters(T.self, operands) { evaluate in
+            withTileRegisters(T.self, operands) { evaluate, evaluateRuns in
+                if grouped {
+                    // One tile per run: whole stretches of runs along the innermost outer dimension per C call.
+                    let runs = chunkRange(c, chunks, loop.runCount), block = loop.outerDims.last!
+                    var first = runs.lowerBound
+                    while first < runs.upperBound {
+                        let last = Swift.min(runs.upperBound, (first / block + 1) &* block)
+                        evaluateRuns(first, last &- first, loop.runLength, out.assumingMemoryBound(to: T.self), nil, false)
+                        first = last
+                    }
+                    return
+                }
                 for t in chunkRange(c, chunks, tiles) {
                     let (start, n) = tile(t)
                     let result = evaluate(start, n, direct ? out.assumingMemoryBound(to: T.self) + start : nil)
@@ -212,18 +242,33 @@ struct FusedMap {
         }
     }
 
-    /// Calls `body` with a tile evaluator that owns its registers (one set per thread): `evaluate(start, n, into)`
+    /// True when every run is one tile and every operand is read in the kernel's dtype, so consecutive runs can go
+    /// to C in one call (`rk_fused_runs`): the per-tile work in Swift then happens once per stretch of runs.
+    var runsInOneCall: Bool {
+        loop.runCount > 1 && !loop.outerDims.isEmpty && loop.runLength >= 64 && loop.runLength <= tileElements
+            && access.indices.allSatisfy { access[$0] != .broadcast || operandTypes[$0] == kernelDType }
+    }
+
+    /// Calls `body` with a tile evaluator that owns its registers (one set per thread): `tile(start, n, into)`
     /// computes output elements start..<start+n (n ≤ tileElements) and returns where the result is — `into` when
-    /// given (the last instruction writes there), else a register.
+    /// given (the last instruction writes there), else a register. `runs(first, count, n, out, totals, max)`
+    /// evaluates tiles of n elements starting at tile `first` in one C call: the runs of the broadcast loop
+    /// (n = runLength, inside one innermost outer block), or with one run and no broadcast operands any n-element
+    /// rows; results go to `out` (n per tile), or their sums (maxima) to `totals` (one per tile).
     func withTileRegisters<T: TileScalar>(_: T.Type, _ operands: [UnsafeMutableRawPointer],
-                                          _ body: ((Int, Int, UnsafeMutablePointer<T>?) -> UnsafePointer<T>) -> Void) {
-        // Registers are spaced a tile plus 80 bytes apart, so no two share their address bits below 4 KB with each other
-        // (a load after a store 4 KB apart waits for the store on x86).
-        let width = tileElements &+ 80 / MemoryLayout<T>.size, registers = program.registers
-        withUnsafeTemporaryAllocation(of: T.self, capacity: registers * width) { storage in
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>?.self, capacity: registers) { pointers in
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: registers) { maskBuffer in
+                                          _ body: (_ tile: (Int, Int, UnsafeMutablePointer<T>?) -> UnsafePointer<T>,
+                                                   _ runs: (Int, Int, Int, UnsafeMutablePointer<T>?, UnsafeMutablePointer<T>?, Bool) -> Void) -> Void) {
+        // Registers start on cache lines (a 64-byte vector access never splits a line) and are a tile plus one line
+        // apart, so two registers rarely share their address bits below 4 KB (a load after a store to such an address
+        // waits for the store on x86).
+        let width = tileElements &+ 64 / MemoryLayout<T>.size, registers = program.registers
+        withUnsafeTemporaryAllocation(byteCount: registers * width * MemoryLayout<T>.size, alignment: 64) { raw in
+            let storage = raw.bindMemory(to: T.self)
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>?.self, capacity: 2 * registers) { pointers in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * registers) { maskBuffer in
                     let base = storage.baseAddress!, regs = pointers.baseAddress!, masks = maskBuffer.baseAddress!
+                    // For runs in one call: where each register starts and how far it moves per run.
+                    let sources = regs + registers, strides = masks + registers
                     base.initialize(repeating: 0, count: registers * width)
                     for r in 0..<registers {
                         regs[r] = base + r &* width
@@ -241,7 +286,7 @@ struct FusedMap {
                     let broadcast = program.operandRegisters.filter { access[$0.key] == .broadcast }.sorted { $0.key < $1.key }
                     let result = program.result, length = loop.runLength
                     program.code.withUnsafeBufferPointer { code in
-                        body { start, n, into in
+                        body({ start, n, into in
                             for (k, r) in aligned { regs[r] = operands[k].assumingMemoryBound(to: T.self) + start }
                             let run = start / length, within = start &- run &* length
                             for (k, r) in broadcast {
@@ -275,7 +320,36 @@ struct FusedMap {
                                 return UnsafePointer(base + result &* width)
                             }
                             return p
-                        }
+                        }, { first, runs, n, out, totals, max in
+                            for r in 0..<registers {
+                                sources[r] = regs[r]
+                                strides[r] = 0
+                            }
+                            for (k, r) in aligned {
+                                sources[r] = operands[k].assumingMemoryBound(to: T.self) + first &* n
+                                strides[r] = n
+                            }
+                            for (k, r) in broadcast {
+                                let p = operands[k].assumingMemoryBound(to: T.self) + loop.offset(k, run: first)
+                                let step = loop.outerStrides[k][loop.outerDims.count - 1]
+                                if loop.innerStride[k] == 0 {
+                                    // A scalar per run: C fills the register before each run (or once here).
+                                    regs[r] = base + r &* width
+                                    masks[r] = scalarMask
+                                    if step == 0 { regs[r]!.update(repeating: p[0], count: 16) }
+                                } else {
+                                    masks[r] = vectorMask
+                                    if step == 0 { regs[r] = p }
+                                }
+                                sources[r] = p
+                                strides[r] = step
+                            }
+                            if let out {
+                                sources[result] = out + first &* n
+                                strides[result] = n
+                            }
+                            T.evaluateRuns(code.baseAddress!, code.count, regs, masks, sources, strides, registers, n, runs, totals, result, max)
+                        })
                     }
                 }
             }
