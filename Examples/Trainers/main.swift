@@ -200,7 +200,7 @@ struct All: ParsableCommand {
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
         if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
-            _ = try p.pretrainVision(Budget(minutes: 0.28 * m))
+            _ = try p.pretrainVision(Budget(minutes: 0.38 * m))
         }
         if InterruptFlag.isRaised { return }
         if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {

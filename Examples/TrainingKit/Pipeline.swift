@@ -111,7 +111,7 @@ public final class TinyPipeline {
                 let r = retrievalRecall(sim: sim, captions: Array(heldOut.captions.prefix(sim.count)), ks: [1], strict: true)
                 return ["t2i_r1": r.t2i[1]!, "i2t_r1": r.i2t[1]!]
             })
-        let summary = try runTrainingLoop(task, loop("pretrain-vit", budget, peakLR: 5e-4, minLR: 1e-5, warmup: 100, evalEvery: 500))
+        let summary = try runTrainingLoop(task, loop("pretrain-vit", budget, peakLR: 1e-3, minLR: 1e-5, warmup: 100, evalEvery: 500))
         let weights = store.all().filter { $0.key.hasPrefix("vision_model.") && !$0.key.hasPrefix("vision_model.post_layernorm") }
         try SafetensorsWriter.write(weights, metadata: ["producer": "graphc blip2-train pretrain-vit"],
                                     to: try dir("frozen").appendingPathComponent("vision.safetensors").path)
