@@ -44,16 +44,39 @@ func broadcastSource(_ outIdx: [Int], from: [Int]) -> Int {
     return flat
 }
 
-/// Applies `f` elementwise over the broadcast of all operands.
+/// Applies `f` elementwise over the broadcast of all operands. Walks the output in order with an odometer over
+/// per-operand strides (0 on broadcast dimensions), so no index array is built per element.
 func broadcastMap(_ args: [Tensor], _ out: TensorType, _ f: ([Double]) -> Double) -> Tensor {
-    var result = [Double](repeating: 0, count: out.count)
-    var xs = [Double](repeating: 0, count: args.count)
-    for i in 0..<out.count {
-        let idx = unravel(i, out.shape)
-        for (k, a) in args.enumerated() { xs[k] = a.scalars[broadcastSource(idx, from: a.shape)] }
-        result[i] = f(xs)
+    let shape = out.shape, rank = shape.count, count = out.count
+    var result = [Double](repeating: 0, count: count)
+    guard count > 0 else { return Tensor(out.dtype, shape, result) }
+    let data = args.map(\.scalars)
+    let strides: [[Int]] = args.map { a in
+        var s = [Int](repeating: 0, count: rank), step = 1
+        let off = rank - a.shape.count
+        for d in stride(from: a.shape.count - 1, through: 0, by: -1) {
+            if a.shape[d] != 1 { s[d + off] = step }
+            step *= a.shape[d]
+        }
+        return s
     }
-    return Tensor(out.dtype, out.shape, result)
+    var xs = [Double](repeating: 0, count: args.count)
+    var position = [Int](repeating: 0, count: args.count)
+    var index = [Int](repeating: 0, count: rank)
+    for i in 0..<count {
+        for k in 0..<args.count { xs[k] = data[k][position[k]] }
+        result[i] = f(xs)
+        var d = rank - 1
+        while d >= 0 {
+            index[d] += 1
+            for k in 0..<args.count { position[k] += strides[k][d] }
+            if index[d] < shape[d] { break }
+            for k in 0..<args.count { position[k] -= strides[k][d] * shape[d] }
+            index[d] = 0
+            d -= 1
+        }
+    }
+    return Tensor(out.dtype, shape, result)
 }
 
 /// Splits a shape around `axis` into (outer, axis size, inner) counts.

@@ -32,19 +32,27 @@ let matmulOps: [OpKind: OpSpec] = [
             let batchCount = dims.batch.reduce(1, *)
             let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
             var out = [Double](repeating: 0, count: n.type.count)
-            for bi in 0..<batchCount {
-                let idx = unravel(bi, dims.batch)
-                let ao = broadcastSource(idx, from: aBatch) * a.shape.suffix(2).reduce(1, *)
-                let bo = broadcastSource(idx, from: bBatch) * b.shape.suffix(2).reduce(1, *)
-                for i in 0..<dims.m {
-                    for j in 0..<dims.n {
-                        var s = 0.0
-                        for k in 0..<dims.k {
-                            let av = a.scalars[ao + (ta ? k * dims.m + i : i * dims.k + k)]
-                            let bv = b.scalars[bo + (tb ? j * dims.k + k : k * dims.n + j)]
-                            s += av * bv
+            let (m, nn, kk) = (dims.m, dims.n, dims.k)
+            // Element strides of a[i, k] and b[k, j] under the transpose flags; the sum runs over k in order.
+            let (ai, ak) = ta ? (1, m) : (kk, 1), (bk, bj) = tb ? (1, kk) : (nn, 1)
+            a.scalars.withUnsafeBufferPointer { av in
+                b.scalars.withUnsafeBufferPointer { bv in
+                    for bi in 0..<batchCount {
+                        let idx = unravel(bi, dims.batch)
+                        let ao = broadcastSource(idx, from: aBatch) * a.shape.suffix(2).reduce(1, *)
+                        let bo = broadcastSource(idx, from: bBatch) * b.shape.suffix(2).reduce(1, *)
+                        for i in 0..<m {
+                            for j in 0..<nn {
+                                var s = 0.0
+                                var p = ao + i * ai, q = bo + j * bj
+                                for _ in 0..<kk {
+                                    s += av[p] * bv[q]
+                                    p += ak
+                                    q += bk
+                                }
+                                out[(bi * m + i) * nn + j] = s
+                            }
                         }
-                        out[(bi * dims.m + i) * dims.n + j] = s
                     }
                 }
             }
