@@ -41,6 +41,8 @@ struct Common: ParsableArguments {
     var clipNorm = 1.0
     @Option(help: "Stage-1 objectives summed into the loss: a comma-separated subset of itc,itm,itg, each with an optional weight. BLIP-2's paper: itc,itm,itg (all weight 1); the default weighs ITG 0.1 because a Q-Former trained from scratch stalls ITC otherwise (Docs/Training.md).")
     var objectives = "itc,itm,itg=0.1"
+    @Option(help: "Stage-1 batch (in-batch ITC negatives and hard-negative pool).")
+    var stage1Batch = 64
     @Option(help: "Stage-1 batch items whose ITM triples (positive, negative image, negative text) run each step; BLIP-2's paper runs the whole batch (--itm-pairs 64).")
     var itmPairs = 16
     @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
@@ -69,6 +71,8 @@ struct Common: ParsableArguments {
         var recipe = TinyRecipe(tokenizer: tokenizer, imageSize: imageSize)
         recipe.seed = seed
         recipe.stage1Objectives = try parseObjectives(objectives)
+        guard stage1Batch >= 2 else { throw ValidationError("--stage1-batch must be at least 2 (in-batch negatives), got \(stage1Batch)") }
+        recipe.stage1Batch = stage1Batch
         guard itmPairs >= 1 else { throw ValidationError("--itm-pairs must be at least 1, got \(itmPairs)") }
         recipe.stage1ItmPairs = itmPairs
         let derived = try recipe.useCheckpoints(ModelCheckpoints(vision: visionCheckpoint, languageModel: lmCheckpoint, qformerInit: qformerInit))

@@ -16,17 +16,6 @@ public struct KernelProfile {
     public var steps: Int
     public var totalSeconds: Double { rows.reduce(0) { $0 + $1.seconds } }
 
-    /// Merges another profile (e.g. of a second executable run in the same phase) into this one.
-    public mutating func merge(_ other: KernelProfile) {
-        var byName = Dictionary(uniqueKeysWithValues: rows.map { ($0.name, $0) })
-        for r in other.rows {
-            byName[r.name, default: Row(name: r.name, seconds: 0, calls: 0)].seconds += r.seconds
-            byName[r.name]!.calls += r.calls
-        }
-        rows = byName.values.sorted { $0.seconds > $1.seconds }
-        steps = max(steps, other.steps)
-    }
-
     /// A table of the `top` most expensive rows: ms per step, share of the step, calls per step.
     public func table(top: Int = 20) -> String {
         let total = max(totalSeconds, 1e-12), n = Double(max(steps, 1))

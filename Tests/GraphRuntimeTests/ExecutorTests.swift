@@ -101,6 +101,24 @@ func mlpInputs(_ seed: UInt64, batch: Int = 6, width: Int = 24, classes: Int = 1
         #expect(throws: RuntimeError.self) { try plan.check() }
     }
 
+    @Test func profileCountsEveryKernelOfEveryStep() throws {
+        let g = try mlpGraph()
+        let plain = try Executable(g, options: RuntimeOptions(threads: 1))
+        #expect(plain.profile == nil)
+        let exe = try Executable(g, options: RuntimeOptions(threads: 1, profile: true))
+        for seed in 1...3 { try exe.run(mlpInputs(UInt64(seed))) }
+        let p = try #require(exe.profile)
+        #expect(p.steps == 3)
+        // Every kernel of the program ran once per step, and its time is counted under its op.
+        #expect(p.rows.reduce(0) { $0 + $1.calls } == 3 * exe.program.kernelCount)
+        #expect(p.rows.allSatisfy { $0.seconds >= 0 })
+        #expect(p.rows.filter { $0.name.hasPrefix("matmul · ") }.reduce(0) { $0 + $1.calls } == 9)   // 3 matmuls × 3 steps
+        #expect(zip(p.rows, p.rows.dropFirst()).allSatisfy { $0.seconds >= $1.seconds })
+        let full = p.table(top: .max)
+        #expect(full.contains("over 3 steps") && full.contains("matmul · ") && !full.contains("more)"))
+        #expect(p.table(top: 3).split(separator: "\n").count == 2 + 3 + 1)   // title, header, 3 rows, the rest
+    }
+
     @Test func sessionCachesOneExecutablePerGraph() throws {
         let g = try mlpGraph()
         let s = Session()
