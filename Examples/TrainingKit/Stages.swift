@@ -87,10 +87,8 @@ extension TinyPipeline {
         let b = recipe.stage1Batch, t = recipe.qformerTextLength
         let model = try BLIP2Model.build(config: config, stage: .one, mode: .train,
                                          shapes: BLIP2Shapes(batch: b, textLength: t, itmPairs: recipe.stage1ItmPairs.map { min($0, b) }))
-        let weights = self.recipe.stage1Objectives
-        let objectives = Stage1Objective.allCases.filter { weights[$0] != nil }
-        let lossOutputs = ["loss"] + objectives.map { "loss_\($0.rawValue)" }
-        let split = try frozenPrefix(try weightingObjectives(model, weights))
+        let split = try frozenPrefix(try weightingObjectives(model, self.recipe.stage1Objectives))
+        let lossOutputs = split.rest.outputs.map(\.name).filter { $0 == "loss" || $0.hasPrefix("loss_") }
         let c = settings.compiler
         let store = ParameterStore()
         try initializeQFormer(into: store, for: split.rest)
@@ -115,13 +113,12 @@ extension TinyPipeline {
         return try runTrainingLoop(task, options)
     }
 
-    /// The stage-1 graph with `loss` = Σ weight · objective over the given objectives. All three with weight 1:
-    /// the graph as built.
-    func weightingObjectives(_ model: Graph, _ weights: [Stage1Objective: Double]) throws -> Graph {
+    /// Rewrites the outputs of `g` (a stage-1 graph built for this call) in place: `loss` = Σ weight · objective
+    /// over the given objectives. All three with weight 1: the graph as built.
+    func weightingObjectives(_ g: Graph, _ weights: [Stage1Objective: Double]) throws -> Graph {
         let kept = Stage1Objective.allCases.filter { weights[$0] != nil }
         guard !kept.isEmpty else { throw TrainingError("stage 1 needs at least one objective of itc, itm, itg") }
-        guard kept.count < Stage1Objective.allCases.count || weights.values.contains(where: { $0 != 1 }) else { return model }
-        let g = model
+        guard kept.count < Stage1Objective.allCases.count || weights.values.contains(where: { $0 != 1 }) else { return g }
         let losses = try kept.map { o -> Value in
             guard let v = g.output("loss_" + o.rawValue) else { throw TrainingError("stage-1 graph has no loss_\(o.rawValue)") }
             return weights[o]! == 1 ? v : try g.binary(.mul, v, scalar: weights[o]!)

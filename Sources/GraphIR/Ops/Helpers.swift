@@ -52,13 +52,8 @@ func broadcastMap(_ args: [Tensor], _ out: TensorType, _ f: ([Double]) -> Double
     guard count > 0 else { return Tensor(out.dtype, shape, result) }
     let data = args.map(\.scalars)
     let strides: [[Int]] = args.map { a in
-        var s = [Int](repeating: 0, count: rank), step = 1
-        let off = rank - a.shape.count
-        for d in stride(from: a.shape.count - 1, through: 0, by: -1) {
-            if a.shape[d] != 1 { s[d + off] = step }
-            step *= a.shape[d]
-        }
-        return s
+        let own = stridesOf(a.shape), off = rank - a.shape.count
+        return (0..<rank).map { d in d < off || a.shape[d - off] == 1 ? 0 : own[d - off] }
     }
     var xs = [Double](repeating: 0, count: args.count)
     var position = [Int](repeating: 0, count: args.count)
@@ -84,12 +79,15 @@ func splitAround(_ shape: [Int], _ axis: Int) -> (outer: Int, n: Int, inner: Int
     (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
 }
 
+/// The (seed, salt) part of `counterUniform`'s key; vector kernels take it once per stream (C `rk_counter_uniform`).
+public func counterStreamKey(seed: Int, salt: Int) -> UInt64 {
+    (UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: salt) &* 0xC2B2_AE3D_27D4_EB4F)
+}
+
 /// Counter-based random numbers: a pure function of (seed, salt, index), identical in every executor.
 /// SplitMix64 finalizer over the packed key; 24 random bits give a uniform float in [0, 1).
 public func counterUniform(seed: Int, salt: Int, index: Int) -> Float {
-    var z = UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15
-    z ^= UInt64(truncatingIfNeeded: salt) &* 0xC2B2_AE3D_27D4_EB4F
-    z = z &+ UInt64(truncatingIfNeeded: index) &* 0x1656_67B1_9E37_79F9
+    var z = counterStreamKey(seed: seed, salt: salt) &+ UInt64(truncatingIfNeeded: index) &* 0x1656_67B1_9E37_79F9
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     z ^= z >> 31

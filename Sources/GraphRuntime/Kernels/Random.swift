@@ -12,7 +12,7 @@ func randomUniformKernel(_ c: KernelContext) -> KernelSpec {
         let seed = Int(io.operands[0].assumingMemoryBound(to: Int32.self)[0])
         if t.dtype == .f32 {
             let y = io.outF32, n = t.count
-            let base = (UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: salt) &* 0xC2B2_AE3D_27D4_EB4F)
+            let base = counterStreamKey(seed: seed, salt: salt)
             let chunks = chunkCount(items: n, costPerItem: 2, threads: io.threads)
             parallelChunks(chunks, threads: io.threads) { c in
                 let r = chunkRange(c, chunks, n)
