@@ -15,8 +15,10 @@ struct Common: ParsableArguments {
     var trainSize = 20_000
     @Option(help: "Held-out examples (built-in dataset size, or a cap).")
     var heldOutSize = 1_000
-    @Option(help: "Image side in pixels (the tiny ViT cuts it into an 8×8 grid of patches).")
+    @Option(help: "Image side in pixels (the tiny ViT cuts it into patches, see --patch-size).")
     var imageSize = 32
+    @Option(help: "Patch side of the tiny ViT in pixels (default: a 4×4 grid of patches, image size / 4); must divide the image size.")
+    var patchSize: Int?
     @Option(help: "Threads for BLAS and kernels (default: all cores of this machine).")
     var threads = RuntimeThreads.allCores
     @Option(help: "Seed of data order, initialization, dropout and sampling.")
@@ -31,7 +33,7 @@ struct Common: ParsableArguments {
     var checkpointEvery = 200
     @Flag(help: "Print only the summary.")
     var quiet = false
-    @Option(help: "Peak learning rate of every phase run (default per phase: ViT 5e-4, LM 1e-3, stage 1 and 2 1e-3; cosine decay to 1e-5).")
+    @Option(help: "Peak learning rate of every phase run (default per phase: ViT 1e-3, LM 1e-3, stage 1 and 2 1e-3; cosine decay to 1e-5).")
     var lr: Double?
     @Option(help: "Linear warm-up steps of every phase run (default 100).")
     var warmup: Int?
@@ -45,6 +47,8 @@ struct Common: ParsableArguments {
     var stage1Batch = 64
     @Option(help: "Stage-1 batch items whose ITM triples (positive, negative image, negative text) run each step; BLIP-2's paper runs the whole batch (--itm-pairs 64).")
     var itmPairs = 16
+    @Option(help: "ViT pretraining batches as groups of a caption and this many captions one word apart from it (hard negatives for every word); 0 = random batches.")
+    var clipNeighbours = 0
     @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
     var visionCheckpoint: String?
     @Option(help: "Frozen LM from a safetensors file or HF model folder (language_model.* or bare OPT model.decoder.* names) instead of frozen/lm.safetensors; its vocabulary must be the run's vocab.txt.")
@@ -70,6 +74,14 @@ struct Common: ParsableArguments {
         }
         var recipe = TinyRecipe(tokenizer: tokenizer, imageSize: imageSize)
         recipe.seed = seed
+        if let p = patchSize {
+            guard p >= 1, imageSize % p == 0 else { throw ValidationError("--patch-size \(p) must divide --image-size \(imageSize)") }
+            recipe.config.vision.patchSize = p
+        }
+        guard clipNeighbours >= 0, clipNeighbours < recipe.clipBatch else {
+            throw ValidationError("--clip-neighbours must be between 0 and \(recipe.clipBatch - 1), got \(clipNeighbours)")
+        }
+        recipe.clipNeighbours = clipNeighbours
         recipe.stage1Objectives = try parseObjectives(objectives)
         guard stage1Batch >= 2 else { throw ValidationError("--stage1-batch must be at least 2 (in-batch negatives), got \(stage1Batch)") }
         recipe.stage1Batch = stage1Batch

@@ -137,3 +137,70 @@ public final class BatchSchedule {
         return (0..<batch).map { order[(slot * batch + $0) % count] }
     }
 }
+
+/// Batches of hard negatives: groups of an anchor and `neighbours` examples whose captions differ from the
+/// anchor's in exactly one word ("a large red circle at the top" and "… red square at the top").
+///
+/// In a random batch the colour, size and position words almost always tell two captions apart, so a contrastive
+/// loss never needs the rarer attribute (the shapes set's shape kind) and the image encoder does not learn it.
+/// One-word neighbours make every word decide some pair. Anchors follow a `BatchSchedule` (so each epoch sees
+/// every example as an anchor); the neighbours are drawn with counter-based random numbers keyed by the step,
+/// so a resumed run draws the same batches. No two captions of a group are identical, and an anchor without
+/// one-word neighbours is completed with random examples.
+public final class NeighbourBatches {
+    let anchors: BatchSchedule
+    let batch: Int, group: Int, seed: Int
+    let captions: [String]
+    /// Groups of examples that share a caption up to one word (each with at least two distinct captions), and the
+    /// groups of each example.
+    let groups: [[Int]]
+    let groupsOf: [[Int]]
+
+    public init(captions: [String], batch: Int, neighbours: Int, seed: Int) {
+        precondition(neighbours >= 1 && batch >= neighbours + 1, "NeighbourBatches: batch \(batch) < 1 + neighbours \(neighbours)")
+        self.captions = captions
+        self.batch = batch
+        self.group = neighbours + 1
+        self.seed = seed
+        anchors = BatchSchedule(batch: (batch + neighbours) / group, count: captions.count, seed: seed)
+        // Key = the caption with one word replaced by a wildcard: members of a key differ at most in that word.
+        var byKey: [String: [Int]] = [:]
+        for (i, caption) in captions.enumerated() {
+            let words = WordTokenizer.split(caption)
+            for p in words.indices {
+                var key = words
+                key[p] = "\u{1}"
+                byKey[key.joined(separator: " "), default: []].append(i)
+            }
+        }
+        var groups: [[Int]] = [], groupsOf = [[Int]](repeating: [], count: captions.count)
+        for members in byKey.values where Set(members.map { captions[$0] }).count > 1 {
+            for i in members { groupsOf[i].append(groups.count) }
+            groups.append(members)
+        }
+        self.groups = groups
+        self.groupsOf = groupsOf
+    }
+
+    public func indices(step: Int) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(batch)
+        var draw = 0
+        func uniform(_ n: Int) -> Int {
+            draw += 1
+            return min(n - 1, Int(Double(counterUniform(seed: seed, salt: 0x4E16, index: step &* 65_536 &+ draw)) * Double(n)))
+        }
+        for anchor in anchors.indices(step: step) where out.count < batch {
+            out.append(anchor)
+            var taken: Set<String> = [captions[anchor]]
+            let near = Set(groupsOf[anchor].flatMap { groups[$0] })
+            for _ in 1..<group where out.count < batch {
+                let fresh = near.filter { !taken.contains(captions[$0]) }.sorted()
+                let pick = fresh.isEmpty ? uniform(captions.count) : fresh[uniform(fresh.count)]
+                taken.insert(captions[pick])
+                out.append(pick)
+            }
+        }
+        return out
+    }
+}

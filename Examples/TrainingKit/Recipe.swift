@@ -3,7 +3,7 @@ import BLIP2
 
 /// The sizes and hyper-parameters of a tiny BLIP-2 run on two CPU cores.
 ///
-/// Widths follow `BLIP2Config.tiny` (ViT 96 wide × 4 blocks on 64 patch tokens, Q-Former 128 wide × 4 layers with
+/// Widths follow `BLIP2Config.tiny` (ViT 144 wide × 4 blocks on a 4×4 grid of patches, Q-Former 128 wide × 4 layers with
 /// 8 queries, a 2-layer 160-wide OPT-style LM); the vocabularies are the word vocabulary of the training captions.
 public struct TinyRecipe {
     public var config: BLIP2Config
@@ -17,6 +17,8 @@ public struct TinyRecipe {
     public var qformerTextLength = 16
     public var lmTextLength = 16
     public var clipBatch = 128
+    /// One-word caption neighbours per anchor in the CLIP batches (`NeighbourBatches`); 0 = random batches.
+    public var clipNeighbours = 0
     public var lmBatch = 128
     public var stage1Batch = 64
     public var stage2Batch = 64
@@ -37,7 +39,9 @@ public struct TinyRecipe {
         self.tokenizer = tokenizer
         var c = BLIP2Config.tiny(llm: llm)
         c.vision.imageSize = imageSize
-        c.vision.patchSize = max(1, imageSize / 8)
+        // A 4×4 grid: an 8-pixel patch holds a whole small shape, and a ViT step costs about a third of one on
+        // the 8×8 grid, so the ViT pretrains much further in the same minutes (Docs/Training.md, measured).
+        c.vision.patchSize = max(1, imageSize / 4)
         let v = tokenizer.count
         c.qformer.vocabulary = v
         c.qformer.padTokenId = tokenizer.pad

@@ -184,9 +184,9 @@ public struct BLIP2Config: Sendable, Equatable {
             llm: llm == .opt ? .opt2_7b : llm == .t5 ? .flanT5XL : .smolLM2_135M)
     }
 
-    /// Trains on two CPU cores in minutes: 32×32 images in 4×4 patches (64 patch tokens + class token), a
-    /// 4-block 96-wide ViT (~0.45M parameters), a 4-layer 128-wide Q-Former with 8 queries, a 2-layer 128-wide
-    /// LLM over a 1000-token vocabulary. Widths differ on purpose (96 → 128 → 160) so a wrong projection shows.
+    /// Trains on two CPU cores in minutes: 32×32 images in 8×8 patches (16 patch tokens + class token), a
+    /// 4-block 144-wide ViT (~1.0M parameters), a 4-layer 128-wide Q-Former with 8 queries, a 2-layer 160-wide
+    /// LLM over a 1000-token vocabulary. Widths differ on purpose (144 → 128 → 160) so a wrong projection shows.
     public static func tiny(llm: LLMKind = .opt) -> BLIP2Config {
         let lm: LLMConfig
         switch llm {
@@ -202,7 +202,7 @@ public struct BLIP2Config: Sendable, Equatable {
         }
         return BLIP2Config(
             name: "tiny",
-            vision: VisionConfig(imageSize: 32, patchSize: 4, hidden: 96, intermediate: 384, layers: 4, heads: 4),
+            vision: VisionConfig(imageSize: 32, patchSize: 8, hidden: 144, intermediate: 576, layers: 4, heads: 4),
             qformer: QFormerConfig(hidden: 128, layers: 4, heads: 4, intermediate: 512, crossAttentionFrequency: 2,
                                    numQueryTokens: 8, vocabulary: 1000, maxPositions: 64, hiddenDropout: 0.1, embedDim: 64),
             llm: lm)
