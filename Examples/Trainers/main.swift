@@ -47,8 +47,6 @@ struct Common: ParsableArguments {
     var stage1Batch = 64
     @Option(help: "Stage-1 batch items whose ITM triples (positive, negative image, negative text) run each step; BLIP-2's paper runs the whole batch (--itm-pairs 64).")
     var itmPairs = 16
-    @Option(help: "ViT pretraining batches as groups of a caption and this many captions one word apart from it (hard negatives for every word); 0 = random batches.")
-    var clipNeighbours = 0
     @Option(help: "Frozen image encoder from a safetensors file or HF model folder (vision_model.* names, prefix optional) instead of frozen/vision.safetensors; sizes come from its tensors and config.json.")
     var visionCheckpoint: String?
     @Option(help: "Frozen LM from a safetensors file or HF model folder (language_model.* or bare OPT model.decoder.* names) instead of frozen/lm.safetensors; its vocabulary must be the run's vocab.txt.")
@@ -78,10 +76,6 @@ struct Common: ParsableArguments {
             guard p >= 1, imageSize % p == 0 else { throw ValidationError("--patch-size \(p) must divide --image-size \(imageSize)") }
             recipe.config.vision.patchSize = p
         }
-        guard clipNeighbours >= 0, clipNeighbours < recipe.clipBatch else {
-            throw ValidationError("--clip-neighbours must be between 0 and \(recipe.clipBatch - 1), got \(clipNeighbours)")
-        }
-        recipe.clipNeighbours = clipNeighbours
         recipe.stage1Objectives = try parseObjectives(objectives)
         guard stage1Batch >= 2 else { throw ValidationError("--stage1-batch must be at least 2 (in-batch negatives), got \(stage1Batch)") }
         recipe.stage1Batch = stage1Batch

@@ -89,18 +89,12 @@ public final class TinyPipeline {
         let store = ParameterStore()
         let evalExe = try c.forward(g, store: store)
         let train = self.train, heldOut = self.heldOut, recipe = self.recipe
-        let batches: (Int) -> [Int]
-        if recipe.clipNeighbours > 0 {
-            let schedule = NeighbourBatches(captions: train.captions, batch: b, neighbours: recipe.clipNeighbours, seed: recipe.seed)
-            batches = schedule.indices(step:)
-        } else {
-            batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed).indices(step:)
-        }
+        let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: ["loss"],
             inputs: { step in
-                let idx = batches(step)
+                let idx = batches.indices(step: step)
                 let text = recipe.clipText(idx.map { train.captions[$0] })
                 return (["pixel_values": train.pixelBatch(idx)], ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)], b)
             },

@@ -17,8 +17,6 @@ public struct TinyRecipe {
     public var qformerTextLength = 16
     public var lmTextLength = 16
     public var clipBatch = 128
-    /// One-word caption neighbours per anchor in the CLIP batches (`NeighbourBatches`); 0 = random batches.
-    public var clipNeighbours = 0
     public var lmBatch = 128
     public var stage1Batch = 64
     public var stage2Batch = 64
