@@ -72,7 +72,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "GraphPassesTests", dependencies: ["GraphIR", "GraphPasses", "GraphAutodiff", "GraphNN", "GraphRuntime", "BLIP2"],
                     resources: [.copy("Inputs")], swiftSettings: v5),
-        .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS"], swiftSettings: v5),
+        .testTarget(name: "GraphRuntimeTests", dependencies: ["GraphIR", "GraphRuntime", "GraphAutodiff", "GraphNN", "CBLAS", "CRuntimeKernels"], swiftSettings: v5),
         .testTarget(name: "GraphNNTests", dependencies: ["GraphIR", "GraphNN", "GraphAutodiff"], swiftSettings: v5),
         .testTarget(name: "BLIP2Tests", dependencies: ["GraphIR", "GraphNN", "BLIP2", "GraphPasses", "GraphAutodiff", "GraphRuntime", "GraphIO", "BLIP2HF"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),

@@ -159,13 +159,61 @@ func triad(_ p: Pointers, _ lo: Int, _ hi: Int) {
     }
     while i < hi { p.a[i] = p.b[i] + 3 * p.c[i]; i &+= 1 }
 }
-var triadGBs = 1.0
-/// Triad bandwidth per CPU-second (bytes over the CPU time of all threads): comparable with the kernels' figure
-/// of the same kind even when other processes take cores away.
-var triadCPUGBs = 1.0
+/// One triad figure: the best wall-clock bandwidth of a short burst of runs, and the bandwidth per CPU-second of
+/// all threads over 5 further runs (comparable with the kernels' figure of the same kind under load).
+struct TriadSample { let gbs: Double, cpuGBs: Double }
 
-/// Runs a one-node program over parameters (no input copies) and reports bytes moved per element and ns/element.
-func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ build: (Graph) throws -> Value,
+/// The STREAM triad over three arrays of `count` floats, measured again before every kernel and once at the end:
+/// quiet, single triads ranged 34.8–60.5 GB/s from run to run while the kernels kept their times, so a ratio
+/// against one triad says more about that triad than about the kernel. The ratios use the median of all samples.
+final class Triad {
+    let count: Int, pointers: Pointers
+    var samples: [TriadSample] = []
+
+    init(count: Int) {
+        self.count = count
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: count), b = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        for i in 0..<count { a[i] = 0; b[i] = Float(i & 1023); c[i] = 1 }
+        pointers = Pointers(a: a, b: b, c: c)
+    }
+
+    func runOnce() {
+        let (p, n) = (pointers, count)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in triad(p, n * t / threads, n * (t + 1) / threads) }
+    }
+
+    /// Takes one sample: best of 15 runs after a warm-up, then 5 runs for the CPU-time figure.
+    @discardableResult func measure() -> TriadSample {
+        runOnce()
+        var t = Double.infinity
+        for _ in 0..<(quick ? 5 : 15) {
+            let s = now()
+            runOnce()
+            t = min(t, Double(now() - s) * 1e-9)
+        }
+        let cpu0 = cpuSeconds()
+        for _ in 0..<5 { runOnce() }
+        let bytes = 12.0 * Double(count)
+        let sample = TriadSample(gbs: bytes / t * 1e-9, cpuGBs: bytes * 5 / (cpuSeconds() - cpu0) * 1e-9)
+        samples.append(sample)
+        return sample
+    }
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// A memory-bound kernel's figures, kept until every triad sample is in.
+struct MemoryResult { let label: String, elements: Int, seconds: Double, cpuPerElement: Double, bytesPerElement: Double,
+                      triadBefore: TriadSample, triadAfter: TriadSample }
+var memoryResults: [MemoryResult] = []
+
+/// Runs a one-node program over parameters (no input copies) between two triad samples and records bytes moved
+/// per element and ns/element.
+func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, triad: Triad, _ build: (Graph) throws -> Value,
                  _ parameters: [(String, [Int])]) throws {
     let g = Graph(name: label)
     g.output("y", try build(g))
@@ -174,59 +222,65 @@ func memoryBound(_ label: String, bytesPerElement: Double, elements: Int, _ buil
         try store.set(name, floats: randomFloats(shape.reduce(1, *), seed: 10 + k).map { $0 * 3 }, shape: shape)
     }
     let e = try Executable(g, parameters: store)
+    let before = triad.measure()
     let t = try best { try e.run([:]) }
     let cpu0 = cpuSeconds()
     for _ in 0..<5 { try e.run([:]) }
     let cpuPerElement = (cpuSeconds() - cpu0) / 5 / Double(elements)
-    let gbs = bytesPerElement * Double(elements) / t * 1e-9
-    let cpuGBs = bytesPerElement / cpuPerElement * 1e-9
-    emit([("measurement", "memory_bound"), ("kernel", label), ("elements", elements), ("ns_per_element", t / Double(elements) * 1e9),
-          ("cpu_ns_per_element_all_threads", cpuPerElement * 1e9), ("gb_per_s", gbs), ("ratio_to_triad", gbs / triadGBs),
-          ("gb_per_cpu_s", cpuGBs), ("cpu_ratio_to_triad", cpuGBs / triadCPUGBs)])
+    memoryResults.append(MemoryResult(label: label, elements: elements, seconds: t, cpuPerElement: cpuPerElement,
+                                      bytesPerElement: bytesPerElement, triadBefore: before, triadAfter: triad.measure()))
+}
+
+/// Emits the triad summary (every sample, median, max) and then each kernel's line with its ratios to the median
+/// triad (`ratio_to_triad`, `cpu_ratio_to_triad`) and to the fastest one (`ratio_to_triad_max`).
+func emitMemoryResults(_ triad: Triad) {
+    let wall = triad.samples.map(\.gbs), cpu = triad.samples.map(\.cpuGBs)
+    let (wallMedian, cpuMedian) = (median(wall), median(cpu))
+    let (wallMax, cpuMax) = (wall.max() ?? .nan, cpu.max() ?? .nan)
+    emit([("measurement", "stream_triad"), ("elements", triad.count), ("threads", threads), ("samples", wall.count),
+          ("gb_per_s_median", wallMedian), ("gb_per_s_max", wallMax), ("gb_per_s_min", wall.min() ?? .nan),
+          ("gb_per_cpu_s_median", cpuMedian), ("gb_per_cpu_s_max", cpuMax),
+          ("gb_per_s_samples", "[" + wall.map { String(format: "%.1f", $0) }.joined(separator: ", ") + "]"),
+          ("ratios_use", "median of the samples (max also given)")])
+    for r in memoryResults {
+        let gbs = r.bytesPerElement * Double(r.elements) / r.seconds * 1e-9
+        let cpuGBs = r.bytesPerElement / r.cpuPerElement * 1e-9
+        emit([("measurement", "memory_bound"), ("kernel", r.label), ("elements", r.elements),
+              ("ns_per_element", r.seconds / Double(r.elements) * 1e9), ("cpu_ns_per_element_all_threads", r.cpuPerElement * 1e9),
+              ("gb_per_s", gbs), ("ratio_to_triad", gbs / wallMedian), ("ratio_to_triad_max", gbs / wallMax),
+              ("triad_gb_per_s_before", r.triadBefore.gbs), ("triad_gb_per_s_after", r.triadAfter.gbs),
+              ("gb_per_cpu_s", cpuGBs), ("cpu_ratio_to_triad", cpuGBs / cpuMedian), ("cpu_ratio_to_triad_max", cpuGBs / cpuMax)])
+    }
 }
 
 if wanted("memory") {
-    let triadN = quick ? 1 << 22 : 1 << 24
-    let pa = UnsafeMutablePointer<Float>.allocate(capacity: triadN), pb = UnsafeMutablePointer<Float>.allocate(capacity: triadN)
-    let pc = UnsafeMutablePointer<Float>.allocate(capacity: triadN)
-    for i in 0..<triadN { pa[i] = 0; pb[i] = Float(i & 1023); pc[i] = 1 }
-    let ptrs = Pointers(a: pa, b: pb, c: pc)
-    let triadTime = best {
-        DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
-    }
-    triadGBs = 12.0 * Double(triadN) / triadTime * 1e-9
-    let cpu0 = cpuSeconds()
-    for _ in 0..<5 {
-        DispatchQueue.concurrentPerform(iterations: threads) { t in triad(ptrs, triadN * t / threads, triadN * (t + 1) / threads) }
-    }
-    triadCPUGBs = 12.0 * Double(triadN) * 5 / (cpuSeconds() - cpu0) * 1e-9
-    emit([("measurement", "stream_triad"), ("elements", triadN), ("threads", threads), ("gb_per_s", triadGBs), ("gb_per_cpu_s", triadCPUGBs)])
-
+    let triad = Triad(count: quick ? 1 << 22 : 1 << 24)
     let big = quick ? 1 << 21 : 1 << 23
-    try memoryBound("add (a + b)", bytesPerElement: 12, elements: big, { g in
+    try memoryBound("add (a + b)", bytesPerElement: 12, elements: big, triad: triad, { g in
         try g.add(try g.parameter("a", [big]), try g.parameter("b", [big]))
     }, [("a", [big]), ("b", [big])])
-    try memoryBound("bias + gelu erf (fused_elementwise) 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, { g in
+    try memoryBound("bias + gelu erf (fused_elementwise) 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, triad: triad, { g in
         try g.emit(.fusedElementwise, [try g.parameter("x", [8192, 1024]), try g.parameter("bias", [1024])], ["expr": .string("gelu(add($0, $1))")])
     }, [("x", [8192, 1024]), ("bias", [1024])])
-    try memoryBound("gelu erf 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, { g in
+    try memoryBound("gelu erf 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, triad: triad, { g in
         try g.gelu(try g.parameter("x", [8192, 1024]))
     }, [("x", [8192, 1024])])
-    try memoryBound("gelu tanh 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, { g in
+    try memoryBound("gelu tanh 8192x1024", bytesPerElement: 8, elements: 8192 * 1024, triad: triad, { g in
         try g.gelu(try g.parameter("x", [8192, 1024]), approximate: true)
     }, [("x", [8192, 1024])])
-    try memoryBound("softmax rows 4096x512", bytesPerElement: 8, elements: 4096 * 512, { g in
+    try memoryBound("softmax rows 4096x512", bytesPerElement: 8, elements: 4096 * 512, triad: triad, { g in
         try g.softmax(try g.parameter("x", [4096, 512]))
     }, [("x", [4096, 512])])
-    try memoryBound("softmax rows 16384x512", bytesPerElement: 8, elements: 16384 * 512, { g in
+    try memoryBound("softmax rows 16384x512", bytesPerElement: 8, elements: 16384 * 512, triad: triad, { g in
         try g.softmax(try g.parameter("x", [16384, 512]))
     }, [("x", [16384, 512])])
-    try memoryBound("layer_norm rows 4096x768", bytesPerElement: 8, elements: 4096 * 768, { g in
+    try memoryBound("layer_norm rows 4096x768", bytesPerElement: 8, elements: 4096 * 768, triad: triad, { g in
         try g.layerNorm(try g.parameter("x", [4096, 768]), gamma: try g.parameter("g", [768]), beta: try g.parameter("b", [768]), eps: 1e-5)
     }, [("x", [4096, 768]), ("g", [768]), ("b", [768])])
-    try memoryBound("layer_norm rows 16384x768", bytesPerElement: 8, elements: 16384 * 768, { g in
+    try memoryBound("layer_norm rows 16384x768", bytesPerElement: 8, elements: 16384 * 768, triad: triad, { g in
         try g.layerNorm(try g.parameter("x", [16384, 768]), gamma: try g.parameter("g", [768]), beta: try g.parameter("b", [768]), eps: 1e-5)
     }, [("x", [16384, 768]), ("g", [768]), ("b", [768])])
+    emitMemoryResults(triad)
 }
 
 if wanted("fused") {

@@ -11,46 +11,126 @@ RK_ATTR vf RK_FN(sel)(vi m, vf a, vf b) { return (vf)(((vi)b) ^ ((((vi)a) ^ ((vi
 RK_ATTR vf RK_FN(vmax)(vf a, vf b) { return RK_FN(sel)(b >= a, b, a); }
 RK_ATTR vf RK_FN(vmin)(vf a, vf b) { return RK_FN(sel)(b < a, b, a); }
 
-RK_ATTR vf RK_FN(vexp)(vf x) {
-    x = RK_FN(vmin)(RK_FN(vmax)(x, RK_FN(splat)(-87.3f)), RK_FN(splat)(88.7f));
+// Vector math. On AVX-512 a 16-float FMA or multiply issues about once per cycle on this CPU, and the kernels
+// below are bound by those operations, not by memory: each form is chosen for few FMAs/multiplies (additions,
+// compares and bit operations issue on other pipes) and short dependency chains. Coefficients are minimax fits
+// (weighted least squares iterated to equal ripple, in double, rounded to float); errors against libm are
+// measured in Tests/GraphRuntimeTests/VectorMathAccuracyTests.swift.
+
+/// 2^n·p for p in [0.7, 1.42] and n the integer held in the low bits of t = n + 1.5·2^23: n added to p's exponent
+/// bits (an integer add, not a multiply; unsigned, so wrapping bits are defined); the result must be a
+/// normal float.
+RK_ATTR vf RK_FN(scale2n)(vf p, vf t) { return (vf)((vu)p + ((vu)t << 23)); }
+
+/// For x in [-87.3, 88.7]: x = n·ln2 + r with a two-constant reduction (|r| <= ln2/2), t = n + 1.5·2^23, and the
+/// P(r) of e^r = 1 + r·P(r), P of degree 5 (relative error of the fit 2e-9).
+RK_ATTR vf RK_FN(exp_reduce)(vf x, vf *t, vf *r) {
     const vf magic = RK_FN(splat)(12582912.0f);
-    vf t = x * 1.44269504f + magic;
-    vf n = t - magic;
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = RK_FN(splat)(1.98756915e-4f);
-    p = p * r + 1.39819995e-3f;
-    p = p * r + 8.3334519e-3f;
-    p = p * r + 4.16657959e-2f;
-    p = p * r + 0.166666655f;
-    p = p * r + 0.50000001f;
-    p = p * (r * r) + r + 1.0f;
-    vi bits = ((vi)t - (vi)magic + 127) << 23;
-    return p * (vf)bits;
+    *t = x * 1.44269504f + magic;
+    vf n = *t - magic;
+    *r = x - n * 0.693359375f;
+    *r = *r - n * -2.12194440e-4f;
+    vf p = RK_FN(splat)(0.00138436444f);
+    p = p * *r + 0.00837416388f;
+    p = p * *r + 0.0416680016f;
+    p = p * *r + 0.166664317f;
+    p = p * *r + 0.49999994f;
+    return p * *r + 1.0f;
 }
 
+/// e^x for x in [-87.3, 88.7] (callers clamp).
+RK_ATTR vf RK_FN(vexp_in_range)(vf x) {
+    vf t, r;
+    vf p = RK_FN(exp_reduce)(x, &t, &r);
+    return RK_FN(scale2n)(p * r + 1.0f, t);
+}
+
+/// e^x with the argument clamped to [-87.3, 88.7] (about 1.2e-38 below, 3.3e38 above); NaN propagates.
+RK_ATTR vf RK_FN(vexp)(vf x) {
+    return RK_FN(vexp_in_range)(RK_FN(vmin)(RK_FN(vmax)(x, RK_FN(splat)(-87.3f)), RK_FN(splat)(88.7f)));
+}
+
+/// For y in [-126, 0]: t = n + 1.5·2^23 with n = round(y), f = y − n (exact, |f| <= 1/2), and the R(f) of
+/// 2^f = 1 + f·R(f), R of degree 5 (relative error of 2^f from the fit 2e-9). So 2^y = 2^n·(1 + f·R) and
+/// 2^y − 1 = (2^n − 1) + 2^n·f·R without cancellation.
+RK_ATTR vf RK_FN(exp2_reduce)(vf y, vf *t, vf *f) {
+    const vf magic = RK_FN(splat)(12582912.0f);
+    *t = y + magic;
+    *f = y - (*t - magic);
+    vf r = RK_FN(splat)(0.000153533416f);
+    r = r * *f + 0.00133989006f;
+    r = r * *f + 0.00961843785f;
+    r = r * *f + 0.0555033237f;
+    r = r * *f + 0.240226477f;
+    return r * *f + 0.693147182f;
+}
+
+/// tanh(x) = sign(x)·m/(m + 2) with m = e^{2|x|} − 1 = (2^n − 1) + 2^n·r·P(r) (no cancellation, so tanh keeps its
+/// relative accuracy near 0) and |x| clamped to 9 (tanh(9) rounds to 1).
 RK_ATTR vf RK_FN(vtanh)(vf x) {
-    vf c = RK_FN(vmin)(RK_FN(vmax)(x, RK_FN(splat)(-9.0f)), RK_FN(splat)(9.0f));
-    vf e = RK_FN(vexp)(c * 2.0f);
-    return 1.0f - 2.0f / (e + 1.0f);
+    vf a = RK_FN(vmin)((vf)((vi)x & 0x7FFFFFFF), RK_FN(splat)(9.0f));
+    vf t, r;
+    vf p = RK_FN(exp_reduce)(a + a, &t, &r);
+    vf s = (vf)(((vu)t << 23) + (vu)RK_FN(splat)(1.0f));
+    vf m = s * (r * p) + (s - 1.0f);
+    vf y = m / (m + 2.0f);
+    return (vf)((vi)y | ((vi)x & (int)0x80000000));
 }
 
+/// erf(x) = sign(x)·(1 − 2^{Q(|x|)}) with Q(a) = log2 erfc(a) ≈ a·P(a), P of degree 7 fitted on [0, 4] for the
+/// relative error of erf (erfc(4) = 1.5e-8 rounds away: beyond 4, erf is ±1). No division: 1 − 2^Q is computed
+/// as −(2^n − 1 + 2^n·(2^f − 1)), so erf keeps its relative accuracy near 0 and erf(±0) = ±0.
 RK_ATTR vf RK_FN(verf)(vf x) {
-    vi sign = (vi)x & (int)0x80000000;
     vf a = (vf)((vi)x & 0x7FFFFFFF);
-    vf t = 1.0f / (1.0f + 0.3275911f * a);
-    vf p = RK_FN(splat)(1.061405429f);
-    p = p * t - 1.453152027f;
-    p = p * t + 1.421413741f;
-    p = p * t - 0.284496736f;
-    p = p * t + 0.254829592f;
-    vf y = 1.0f - p * t * RK_FN(vexp)(-(a * a));
-    return (vf)((vi)y | sign);
+    a = RK_FN(vmin)(a, RK_FN(splat)(4.0f));
+    vf q = RK_FN(splat)(-5.87290524e-05f);
+    q = q * a + 0.000549667224f;
+    q = q * a + -0.00180588721f;
+    q = q * a + -0.000296787592f;
+    q = q * a + 0.0278753452f;
+    q = q * a + -0.148329839f;
+    q = q * a + -0.918443441f;
+    q = q * a + -1.62790704f;
+    q = q * a;
+    vf t, f;
+    vf r = RK_FN(exp2_reduce)(q, &t, &f);
+    vf s = (vf)(((vu)t << 23) + (vu)RK_FN(splat)(1.0f));
+    vf em1 = s * (f * r) + (s - 1.0f);
+    return (vf)(((vi)em1 & 0x7FFFFFFF) | ((vi)x & (int)0x80000000));
 }
 
 RK_ATTR vf RK_FN(vsigmoid)(vf x) { return 1.0f / (1.0f + RK_FN(vexp)(-x)); }
-RK_ATTR vf RK_FN(vgelu_erf)(vf x) { return 0.5f * x * (1.0f + RK_FN(verf)(x * 0.70710678f)); }
-RK_ATTR vf RK_FN(vgelu_tanh)(vf x) { return 0.5f * x * (1.0f + RK_FN(vtanh)(0.79788456f * (x + 0.044715f * x * x * x))); }
+
+/// gelu(x) = x·Φ(x), Φ(x) = x < 0 ? Φ(−|x|) : 1 − Φ(−|x|), Φ(−a) = 2^{G(a)} with G(a) = log2 Φ(−a) of degree 9
+/// fitted on [0, 6] (weighted by √(2Φ(−a)·max(1, a)): between gelu's absolute and relative error), evaluated as even and odd halves in
+/// a² (two short chains instead of one long one). Beyond |x| = 6, Φ(−|x|) < 1e-9 is taken as 0 (gelu = x or −0).
+RK_ATTR vf RK_FN(vgelu_erf)(vf x) {
+    vf a = (vf)((vi)x & 0x7FFFFFFF);
+    vf a2 = a * a;
+    vf even = RK_FN(splat)(-4.34293133e-06f);
+    even = even * a2 + -0.00016732885f;
+    even = even * a2 + 0.0071945372f;
+    even = even * a2 + -0.459170997f;
+    even = even * a2 + -0.999999881f;
+    vf odd = RK_FN(splat)(1.83353535e-07f);
+    odd = odd * a2 + 4.10587927e-05f;
+    odd = odd * a2 + -0.000216292203f;
+    odd = odd * a2 + -0.052599676f;
+    odd = odd * a2 + -1.15111005f;
+    vf t, f;
+    vf r = RK_FN(exp2_reduce)(odd * a + even, &t, &f);
+    vf e = RK_FN(scale2n)(r * f + 1.0f, t);
+    e = (vf)((vi)e & ~(a > 6.0f));
+    return x * RK_FN(sel)(x < 0.0f, e, 1.0f - e);
+}
+
+/// gelu_tanh(x) = x·(1 + tanh(u))/2 = x / (1 + e^{−2u}), u = √(2/π)·(x + 0.044715x³): one exp and one division;
+/// x·0 below x = −10 (the value is below 2e-36 there, but e^{−2u} saturates, so x / (1 + e^{−2u}) would not vanish;
+/// −inf gives NaN as in the reference formula).
+RK_ATTR vf RK_FN(vgelu_tanh)(vf x) {
+    vf minus2u = x * (-1.59576912f + -0.0713548162f * (x * x));
+    return RK_FN(sel)(x < -10.0f, x * 0.0f, x / (1.0f + RK_FN(vexp)(minus2u)));
+}
 
 // Array map with a partial last vector (zero-filled lanes are computed and dropped).
 #define RK_MAP(name, f)                                                           \
@@ -89,7 +169,7 @@ RK_KERNEL void RK_FN(softmax_row)(const float *x, float *y, size_t n) {
     for (i = 0; i + 16 <= n; i += 16) {
         vf v;
         __builtin_memcpy(&v, x + i, sizeof v);
-        v = RK_FN(vexp)(v - mv);
+        v = RK_FN(vexp_in_range)(RK_FN(vmax)(v - mv, RK_FN(splat)(-87.3f)));   // v - max <= 0 (or NaN)
         __builtin_memcpy(y + i, &v, sizeof v);
         acc += v;
     }

@@ -4,6 +4,7 @@
 
 typedef float vf __attribute__((vector_size(64)));
 typedef int vi __attribute__((vector_size(64)));
+typedef unsigned vu __attribute__((vector_size(64)));
 
 #define RK_TARGET "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"
 #define RK_SUFFIX avx512
@@ -51,6 +52,28 @@ RK_DISPATCH(rk_sigmoid, map_sigmoid)
 RK_DISPATCH(rk_gelu_erf, map_gelu_erf)
 RK_DISPATCH(rk_gelu_tanh, map_gelu_tanh)
 RK_DISPATCH(rk_softmax_row, softmax_row)
+
+#define RK_MAP_CASES(suffix)                                                      \
+    switch (function) {                                                           \
+    case RK_EXP: map_exp_##suffix(x, y, n); return isa;                           \
+    case RK_TANH: map_tanh_##suffix(x, y, n); return isa;                         \
+    case RK_ERF: map_erf_##suffix(x, y, n); return isa;                           \
+    case RK_SIGMOID: map_sigmoid_##suffix(x, y, n); return isa;                   \
+    case RK_GELU: map_gelu_erf_##suffix(x, y, n); return isa;                     \
+    case RK_GELU_TANH: map_gelu_tanh_##suffix(x, y, n); return isa;               \
+    default: return -1;                                                           \
+    }
+
+int rk_map_with_isa(int isa, int function, const float *x, float *y, size_t n) {
+    if (isa > rk_isa()) isa = rk_isa();
+    if (isa < 0) isa = 0;
+    switch (isa) {
+    case 2: RK_MAP_CASES(avx512)
+    case 1: RK_MAP_CASES(avx2)
+    default: RK_MAP_CASES(base)
+    }
+}
+#undef RK_MAP_CASES
 
 void rk_counter_uniform(unsigned long long base, unsigned long long start, float *y, size_t n) {
     switch (rk_isa()) {

@@ -9,14 +9,14 @@ public enum RuntimeThreads {
     /// All cores of this machine; the default thread count of an executable.
     public static var allCores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Last value given to OpenBLAS, so switching costs nothing when it does not change.
-    nonisolated(unsafe) static var blasThreads = -1
-
     /// Sets OpenBLAS's thread count (only the step loop calls this; kernels never run concurrently with it).
+    /// The current count is read back from OpenBLAS (a global read), not cached here: code outside the runtime
+    /// may change it between steps (a user's own `cblas_sgemm` loop with `openblas_set_num_threads`), and a stale
+    /// cache then left OpenBLAS at 2 threads inside tiles that each run on their own thread — 4 threads on 2
+    /// cores, which made the per-head q·kᵀ GEMMs 2.6x slower than with 1 thread per tile.
     static func setBLASThreads(_ n: Int) {
-        if n != blasThreads {
+        if Int(openblas_get_num_threads()) != n {
             openblas_set_num_threads(Int32(n))
-            blasThreads = n
         }
     }
 }

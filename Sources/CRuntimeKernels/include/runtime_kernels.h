@@ -2,7 +2,8 @@
 #define GRAPHC_RUNTIME_KERNELS_H
 // Hot f32 row kernels of GraphRuntime in C, compiled three times (AVX-512, AVX2+FMA, baseline x86-64) and chosen
 // once at run time from the CPU's features, so a portable build (no unsafe flags) runs native vector code.
-// Same polynomials as Sources/GraphRuntime/Kernels/VectorMath.swift.
+// The vector math (exp, tanh, erf, sigmoid, GELU) is described in kernels_body.h; VectorMath.swift keeps Swift
+// versions (Cephes exp and log) for the few Swift f32 kernels that need them.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,10 @@ void rk_erf(const float *x, float *y, size_t n);
 void rk_sigmoid(const float *x, float *y, size_t n);
 void rk_gelu_erf(const float *x, float *y, size_t n);
 void rk_gelu_tanh(const float *x, float *y, size_t n);
+/// Tests: y[i] = f(x[i]) with `function` one of RK_EXP, RK_TANH, RK_ERF, RK_SIGMOID, RK_GELU, RK_GELU_TANH, run by
+/// the given instruction set's copy (2 = AVX-512, 1 = AVX2+FMA, 0 = baseline; lowered to what this CPU has).
+/// Returns the instruction set used, or -1 for another function.
+int rk_map_with_isa(int isa, int function, const float *x, float *y, size_t n);
 /// y = softmax(x) over one row of n (y may equal x).
 void rk_softmax_row(const float *x, float *y, size_t n);
 /// y[i] = GraphIR counterUniform(seed, salt, start + i) with base = seed·0x9E3779B97F4A7C15 ^ salt·0xC2B2AE3D27D4EB4F.

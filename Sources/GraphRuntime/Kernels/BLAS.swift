@@ -107,8 +107,14 @@ extension BroadcastLoop {
 func matmulKernel(_ c: KernelContext) throws -> KernelSpec {
     let plan = try MatmulPlan(c.operandTypes[0], c.operandTypes[1], ta: c.attributes.bool("transpose_a") ?? false,
                               tb: c.attributes.bool("transpose_b") ?? false)
-    // Big GEMMs (or a single one) use OpenBLAS's threads; batches of small ones are tiled over threads.
-    let blasThreaded = plan.calls.count == 1 || plan.m * plan.n * plan.k >= 1 << 20 || plan.calls.count < c.threads
+    // A single GEMM, or a batch of GEMMs that OpenBLAS threads itself, uses OpenBLAS's threads; batches of GEMMs
+    // that OpenBLAS runs on one thread are tiled over threads. OpenBLAS gives a call a second thread once M·N·K
+    // exceeds 65536·4 (interface/gemm.c, GEMM_MULTITHREAD_THRESHOLD 4). Tiling such calls too (the threshold was
+    // 2^20) measured 0.68 of a raw per-call loop for 192 q·kᵀ GEMMs of 32×257×64 on a quiet machine (p·v
+    // 32×64×257: 1.98) and 1.8–2.1 / 0.67–0.93 under load: a gamble either way, where OpenBLAS's own threads give
+    // the raw loop's time.
+    let openBLASThreadsEachCall = plan.m * plan.n * plan.k > 65536 * 4
+    let blasThreaded = plan.calls.count == 1 || openBLASThreadsEachCall || plan.calls.count < c.threads
     let flags = "\(plan.ta ? "T" : "N")\(plan.tb ? "T" : "N")"
     let shape = "\(plan.foldedM)x\(plan.n)x\(plan.k)" + (plan.calls.count > 1 ? " x\(plan.calls.count)" : "")
     switch c.type.dtype {

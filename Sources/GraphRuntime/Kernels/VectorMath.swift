@@ -1,6 +1,6 @@
 // SIMD16 polynomial exp and log for the Swift f32 kernels (log, log-sum-exp rows); exp, tanh, erf, sigmoid and
-// GELU arrays and softmax rows run in CRuntimeKernels (the same polynomials, compiled for the CPU's vector
-// instruction set). glibc's scalar tanhf/erff cost 13–17 ns per element, so hot loops never call libm per element.
+// GELU arrays and softmax rows run in CRuntimeKernels (kernels_body.h: cheaper division-free forms, compiled for the
+// CPU's vector instruction set). glibc's scalar tanhf/erff cost 13–17 ns per element, so hot loops never call libm per element.
 // `@inline(__always)` matters: without it these kernels run 25–35% slower.
 
 typealias F16 = SIMD16<Float>
