@@ -133,7 +133,7 @@ public enum CheckpointMapping {
     /// composite config (a Blip2 config's `vision_config` / `text_config`) when present.
     static func config(near path: String, section: String? = nil) throws -> (object: JSONObject, path: String)? {
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let dir = isDir.boolValue ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
         let file = dir.appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: file) else { return nil }
