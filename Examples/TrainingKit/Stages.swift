@@ -54,15 +54,19 @@ extension TinyPipeline {
         let pixelHash = { (set: ExampleSet) in set.pixels.withUnsafeBytes { GraphIO.stableHash($0) } }
         let key = "\(String(weightsHash, radix: 16))-\(String(pixelHash(train), radix: 16))-\(String(pixelHash(heldOut), radix: 16))"
         let cachePath = settings.outDir.appendingPathComponent("frozen/features.safetensors").path
-        if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key {
-            let shape = try file.info("train").shape
-            return FeatureCache(train: try file.floats("train"), heldOut: try file.floats("held_out"), shape: Array(shape.dropFirst()))
+        let name = split.boundary[0]
+        let shape = Array(split.prefix.type(of: split.prefix.output(name)!).shape.dropFirst())
+        // The shape check keeps a cache of another ViT layout (say, another --patch-size) from being reused.
+        if let file = try? SafetensorsFile(path: cachePath), file.metadata["key"] == key,
+           let cached = try? file.info("train").shape, Array(cached.dropFirst()) == shape {
+            return FeatureCache(train: try file.floats("train"), heldOut: try file.floats("held_out"), shape: shape)
         }
         let store = ParameterStore()
         try loadFrozen(.vision, into: store, for: split.prefix)
-        let exe = try settings.compiler.forward(split.prefix, store: store)
-        let name = split.boundary[0]
-        let shape = Array(split.prefix.type(of: split.prefix.output(name)!).shape.dropFirst())
+        let exe: Executable
+        do { exe = try settings.compiler.forward(split.prefix, store: store) } catch {
+            throw TrainingError("the frozen image encoder's weights do not fit the tiny ViT of this run (were they trained with another --patch-size or --image-size?): \(error)")
+        }
         let per = shape.reduce(1, *)
         func run(_ set: ExampleSet) throws -> [Float] {
             var out = [Float](repeating: 0, count: set.count * per)

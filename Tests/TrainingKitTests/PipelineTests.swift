@@ -111,6 +111,24 @@ import GraphIO
     }
 }
 
+extension TrainerPipelineTests {
+    /// Frozen weights and cached features of one patch size, reused by a run with another: a clear error naming
+    /// the option, not a shape failure deep inside stage 1.
+    @Test func anotherPatchSizeIsAClearError() throws {
+        InterruptFlag.reset()
+        let out = Self.tempDir()
+        let p = try Self.microPipeline(out)
+        _ = try p.pretrainVision(Budget(steps: 2))
+        _ = try p.imageFeatures()
+        var recipe = p.recipe
+        recipe.config.vision.patchSize = 8
+        let other = TinyPipeline(recipe: recipe, train: p.train, heldOut: p.heldOut, settings: p.settings)
+        #expect { _ = try other.imageFeatures() } throws: { error in
+            "\(error)".contains("--patch-size") && "\(error)".contains("patch_embedding.weight")
+        }
+    }
+}
+
 /// Raises the interrupt flag once `n` steps have run (as a Ctrl-C would).
 final class StopAfter {
     let n: Int
