@@ -163,7 +163,7 @@ func triad(_ p: Pointers, _ lo: Int, _ hi: Int) {
 /// all threads over 5 further runs (comparable with the kernels' figure of the same kind under load).
 struct TriadSample { let gbs: Double, cpuGBs: Double }
 
-/// The STREAM triad over three arrays of `count` floats, measured again before every kernel and once at the end:
+/// The STREAM triad over three arrays of `count` floats, measured right before and right after every kernel:
 /// quiet, single triads ranged 34.8–60.5 GB/s from run to run while the kernels kept their times, so a ratio
 /// against one triad says more about that triad than about the kernel. The ratios use the median of all samples.
 final class Triad {
@@ -183,8 +183,9 @@ final class Triad {
         DispatchQueue.concurrentPerform(iterations: threads) { t in triad(p, n * t / threads, n * (t + 1) / threads) }
     }
 
-    /// Takes one sample: best of 15 runs after a warm-up, then 5 runs for the CPU-time figure.
-    @discardableResult func measure() -> TriadSample {
+    /// Takes one sample: best of 15 runs after a warm-up (a short burst, not `best`'s up-to-2-second loop, since
+    /// 16 samples are taken per run), then 5 runs for the CPU-time figure.
+    func measure() -> TriadSample {
         runOnce()
         var t = Double.infinity
         for _ in 0..<(quick ? 5 : 15) {
