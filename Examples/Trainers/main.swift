@@ -19,6 +19,8 @@ struct Common: ParsableArguments {
     var imageSize = 32
     @Option(help: "Patch side of the tiny ViT in pixels (default: a 4×4 grid of patches, image size / 4); must divide the image size.")
     var patchSize: Int?
+    @Option(help: "Weight of the ViT pretraining's caption-word objective (predict each caption word from the image tokens) next to the contrastive loss; 0 = contrastive only.")
+    var vitWordWeight = PretrainSizes().wordWeight
     @Option(help: "Threads for BLAS and kernels (default: all cores of this machine).")
     var threads = RuntimeThreads.allCores
     @Option(help: "Seed of data order, initialization, dropout and sampling.")
@@ -76,6 +78,8 @@ struct Common: ParsableArguments {
             guard p >= 1, imageSize % p == 0 else { throw ValidationError("--patch-size \(p) must divide --image-size \(imageSize)") }
             recipe.config.vision.patchSize = p
         }
+        guard vitWordWeight >= 0 else { throw ValidationError("--vit-word-weight must be 0 or more, got \(vitWordWeight)") }
+        recipe.clipSizes.wordWeight = vitWordWeight
         recipe.stage1Objectives = try parseObjectives(objectives)
         guard stage1Batch >= 2 else { throw ValidationError("--stage1-batch must be at least 2 (in-batch negatives), got \(stage1Batch)") }
         recipe.stage1Batch = stage1Batch
@@ -210,9 +214,9 @@ struct All: ParsableCommand {
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
         if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
-            // The frozen ViT bounds both stages: half the budget gave better retrieval and captions than 38 % or
-            // 60 % (Docs/Training.md, measured).
-            _ = try p.pretrainVision(Budget(minutes: 0.50 * m))
+            // The frozen ViT bounds both stages; with its caption-word objective 40 % of the budget is enough
+            // (Docs/Training.md, measured).
+            _ = try p.pretrainVision(Budget(minutes: 0.40 * m))
         }
         if InterruptFlag.isRaised { return }
         if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
@@ -221,9 +225,10 @@ struct All: ParsableCommand {
         if InterruptFlag.isRaised { return }
         let features = try p.imageFeatures()
         let left = { m - Date().timeIntervalSince(start) / 60 }
-        // Stage 2 plateaus within a minute (Docs/Training.md), so stage 1 gets the rest but a tenth of the budget
-        // for stage 2 and a twentieth for evaluation and captioning.
-        _ = try p.stage1(Budget(minutes: max(0.5, left() - 0.15 * m)), features: features)
+        // Stage 1 gets the rest but a quarter of the budget for stage 2 and a twentieth for evaluation and
+        // captioning: once the ViT features carry shape kind, stage 2 needs thousands of steps to put it into the
+        // soft prompt (Docs/Training.md, measured).
+        _ = try p.stage1(Budget(minutes: max(0.5, left() - 0.30 * m)), features: features)
         if InterruptFlag.isRaised { return }
         _ = try p.stage2(Budget(minutes: max(0.5, left() - 0.05 * m)), features: features)
         if InterruptFlag.isRaised { return }

@@ -83,8 +83,8 @@ public final class TinyPipeline {
     /// CLIP-style pretraining of the ViT; writes `frozen/vision.safetensors` (`vision_model.*` without the
     /// post-layernorm, which BLIP-2 trains from scratch). Returns the loop summary.
     public func pretrainVision(_ budget: Budget) throws -> LoopSummary {
-        let b = recipe.clipBatch, t = recipe.qformerTextLength, width = PretrainSizes().embedDim
-        let g = try PretrainModels.clip(vision: config.vision, vocabulary: recipe.tokenizer.count, textLength: t, batch: b)
+        let b = recipe.clipBatch, t = recipe.qformerTextLength, sizes = recipe.clipSizes, width = sizes.embedDim
+        let g = try PretrainModels.clip(vision: config.vision, vocabulary: recipe.tokenizer.count, textLength: t, batch: b, sizes: sizes)
         let c = settings.compiler
         let store = ParameterStore()
         let evalExe = try c.forward(g, store: store)
@@ -92,18 +92,21 @@ public final class TinyPipeline {
         let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed)
         let task = try GraphTrainingTask(
             training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
-            lossOutputs: ["loss"],
+            lossOutputs: sizes.wordWeight > 0 ? ["loss", "loss_words"] : ["loss"],
             inputs: { step in
                 let idx = batches.indices(step: step)
                 let text = recipe.clipText(idx.map { train.captions[$0] })
-                return (["pixel_values": train.pixelBatch(idx)], ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)], b)
+                var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)]
+                if sizes.wordWeight > 0 { others["word_labels"] = recipe.labels(ids: text.ids, mask: text.mask) }
+                return (["pixel_values": train.pixelBatch(idx)], others, b)
             },
             evaluate: { [unowned self] in
                 var img: [[Float]] = [], txt: [[Float]] = []
                 try self.batched(min(heldOut.count, 1000), batch: b) { idx, real in
                     let text = recipe.clipText(idx.map { heldOut.captions[$0] })
-                    let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)],
-                                              others: ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)])
+                    var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)]
+                    if sizes.wordWeight > 0 { others["word_labels"] = recipe.labels(ids: text.ids, mask: text.mask) }
+                    let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)], others: others)
                     img += rows(try out.floats("image_embeds"), width: width).prefix(real)
                     txt += rows(try out.floats("text_embeds"), width: width).prefix(real)
                 }

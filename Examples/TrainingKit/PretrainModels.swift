@@ -10,6 +10,8 @@ public struct PretrainSizes: Equatable {
     public var textHeads = 4
     /// Shared contrastive embedding width.
     public var embedDim = 64
+    /// Weight of the caption-word objective next to the contrastive loss (0 leaves it out of the graph).
+    public var wordWeight = 3.0
     public init() {}
 }
 
@@ -22,6 +24,15 @@ public struct PretrainSizes: Equatable {
 public enum PretrainModels {
     /// CLIP: `pixel_values` f32[B, C, S, S], `input_ids` i32[B, T] ([CLS] text [SEP] pad…), `lens` i32[B] →
     /// `loss` (symmetric InfoNCE over the batch with a learned temperature), `image_embeds`, `text_embeds`.
+    ///
+    /// With `sizes.wordWeight` > 0 the graph also takes `word_labels` i32[B, T] (the caption's ids with padding
+    /// −100) and adds the caption-word objective: a linear head on all image tokens, laid end to end, predicts
+    /// the caption's token at every position at once (a non-autoregressive captioner with a single linear
+    /// layer); the loss is the mean cross-entropy over the real tokens. Why: in a batch of 128 captions, colour
+    /// and position already tell almost every pair apart, so the contrastive loss hardly pushes the ViT to see
+    /// shape kind, while each caption word's own loss does; the head reads every token, so the last block's
+    /// patch outputs, which BLIP-2 reads and the class token never reaches, are trained too (Docs/Training.md,
+    /// measured: held-out CLIP R@1 and a shape probe both rise).
     public static func clip(vision: VisionConfig, vocabulary: Int, textLength t: Int, batch b: Int,
                             sizes: PretrainSizes = PretrainSizes()) throws -> Graph {
         let g = Graph(name: "clip_pretrain")
@@ -57,7 +68,19 @@ public enum PretrainModels {
             let t2i = try g.crossEntropy(logits: g.transpose(logits, [1, 0]), labels: targets)
             return try g.binary(.mul, g.add(i2t, t2i), scalar: 0.5)
         }
-        g.output("loss", loss)
+        if sizes.wordWeight > 0 {
+            let labels = try g.input("word_labels", [b, t], .i32)
+            let tokens = g.type(of: image).shape.dropFirst().reduce(1, *)
+            let words = try g.scope("word_loss") { () -> Value in
+                let flat = try g.reshape(image, [b, tokens])
+                let logits = try g.reshape(nn.linear(flat, outFeatures: t * vocabulary, name: "clip.word_head"), [b, t, vocabulary])
+                return try nn.crossEntropyLoss(logits: logits, labels: labels)
+            }
+            g.output("loss_words", words)
+            g.output("loss", try g.add(loss, g.binary(.mul, words, scalar: sizes.wordWeight)))
+        } else {
+            g.output("loss", loss)
+        }
         g.output("image_embeds", imageEmbeds)
         g.output("text_embeds", textEmbeds)
         return g

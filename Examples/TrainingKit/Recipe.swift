@@ -17,6 +17,8 @@ public struct TinyRecipe {
     public var qformerTextLength = 16
     public var lmTextLength = 16
     public var clipBatch = 128
+    /// Sizes and objectives of the CLIP pretraining of the tiny ViT (text tower, embedding, caption-word weight).
+    public var clipSizes = PretrainSizes()
     public var lmBatch = 128
     public var stage1Batch = 64
     public var stage2Batch = 64

@@ -20,7 +20,7 @@ public struct LoopOptions {
     public var outDir: URL
     /// Stop after this many steps.
     public var steps: Int?
-    /// Or after this much wall time; the step count is then fixed from the speed of the first steps and stored
+    /// Or after this much wall time; the step count is then fixed from the speed of the first 100 steps and stored
     /// in the checkpoint so a resumed run follows the same schedule.
     public var minutes: Double?
     public var checkpointEvery: Int
@@ -98,9 +98,13 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
     var step = start, examples = 0, last: [String: Double] = [:], evalResult: [String: Double] = [:]
     var interrupted = false
     var schedule = WarmupCosineSchedule(baseRate: o.peakLR, warmupSteps: o.warmup, totalSteps: max(total, 1), minRate: o.minLR)
-    // The speed is measured over steps 3…20 of this run: the first steps pay for cold caches and page faults.
-    let (calibrationStart, calibrationEnd) = (start + 2, start + 20)
-    var calibrationClock = 0.0
+    // The speed is measured over steps 3…20 of this run (the first steps pay for cold caches and page faults),
+    // then again over steps 20…100: 18 steps are a short sample, and one slow moment in them cost a run 30 % of
+    // its budget. Changing the step count by step 100 leaves the learning rates already used unchanged as long
+    // as the warm-up has not ended (100 steps by default).
+    let (calibrationStart, calibrationEnd, recalibrationEnd) = (start + 2, start + 20, start + max(100, o.warmup))
+    var calibrationClock = 0.0, recalibrationClock = 0.0
+    let calibrating = total == 0 && budget != nil
     func save() throws {
         try Checkpoint.save(try task.state(), step: step, totalSteps: total, label: o.label, to: o.outDir)
     }
@@ -112,13 +116,15 @@ public func runTrainingLoop(_ task: TrainingTask, _ o: LoopOptions) throws -> Lo
         examples += r.examples
         last = r.losses
         // A time budget fixes the step count once the speed is known (and never changes it after a resume).
-        if total == 0, let budget {
-            if step == calibrationStart { calibrationClock = progress.elapsed }
-            if step == calibrationEnd {
-                let perStep = (progress.elapsed - calibrationClock) / Double(calibrationEnd - calibrationStart)
+        if calibrating, let budget {
+            func fixTotal(since clock: Double, steps: Int) {
+                let perStep = (progress.elapsed - clock) / Double(steps)
                 total = step + max(1, Int((budget - progress.elapsed) / max(perStep, 1e-6) * 0.95))
                 schedule.totalSteps = total
             }
+            if step == calibrationStart { calibrationClock = progress.elapsed }
+            if step == calibrationEnd { recalibrationClock = progress.elapsed; fixTotal(since: calibrationClock, steps: calibrationEnd - calibrationStart) }
+            if step == recalibrationEnd, step < total { fixTotal(since: recalibrationClock, steps: recalibrationEnd - calibrationEnd) }
         }
         var record = r.losses.mapValues { $0 }
         record["step"] = Double(step)

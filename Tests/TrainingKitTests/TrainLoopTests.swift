@@ -9,6 +9,8 @@ final class ToyTask: TrainingTask {
     var interruptAt: Int?
     var failStateAt: Int?
     var stepsRun = 0
+    /// Seconds each step sleeps, by step index (nil: no sleep), to give the loop a speed to measure.
+    var sleep: ((Int) -> Double)?
 
     func step(_ index: Int, lr: Double) throws -> (losses: [String: Double], examples: Int) {
         let x = (0..<3).map { Double(counterUniform(seed: 7, salt: 1, index: index * 3 + $0)) - 0.5 }
@@ -16,6 +18,7 @@ final class ToyTask: TrainingTask {
         let err = zip(w, x).map(*).reduce(0, +) - y
         for k in 0..<3 { w[k] -= lr * 2 * err * x[k] }
         stepsRun += 1
+        if let s = sleep?(index) { Thread.sleep(forTimeInterval: s) }
         if index + 1 == interruptAt { InterruptFlag.raise() }
         return (["loss": err * err], 1)
     }
@@ -74,5 +77,22 @@ final class ToyTask: TrainingTask {
         let resumed = ToyTask()
         let r = try runTrainingLoop(resumed, options(dir, resume: true))
         #expect(r.steps == 40)
+    }
+
+    /// A time budget fixes the step count from the speed; a slow start (steps 3–20 ten times slower than the
+    /// rest, as a busy moment on the machine) must not cut the run to a fraction of its minutes: the loop measures
+    /// again over steps 20–100. Measuring only steps 3–20 would stop near step 170.
+    @Test func timeBudgetIsSpentDespiteASlowStart() throws {
+        InterruptFlag.reset()
+        let dir = tempDir()
+        let t = ToyTask()
+        t.sleep = { $0 < 20 ? 0.010 : 0.001 }
+        let budget = 1.8
+        let r = try runTrainingLoop(t, LoopOptions(label: "toy", outDir: dir, minutes: budget / 60, checkpointEvery: 10_000,
+                                                   peakLR: 0.5, minLR: 0.05, warmup: 4, verbose: false))
+        #expect(r.steps > 400, "stopped at step \(r.steps) after \(r.seconds) s")
+        #expect(r.seconds < budget + 0.5)
+        // The cosine schedule was stretched to the measured speed too (it is stored with the checkpoint).
+        #expect(try Checkpoint.load(from: dir).totalSteps > 400)
     }
 }
