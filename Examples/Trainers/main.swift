@@ -19,7 +19,7 @@ struct Common: ParsableArguments {
     var imageSize = 32
     @Option(help: "Patch side of the tiny ViT in pixels (default: a 4×4 grid of patches, image size / 4); must divide the image size.")
     var patchSize: Int?
-    @Option(help: "Weight of the ViT pretraining's caption-word objective (predict each caption word from the image tokens) next to the contrastive loss; 0 = contrastive only.")
+    @Option(help: "Weight of the ViT pretraining's caption-word objective (predict the caption token at each position from all image tokens) next to the contrastive loss; 0 = contrastive only (the default). 3 teaches the ViT shape kind on fixed-template captions such as the reference shapes set, but costs retrieval on paraphrased ones (Docs/Training.md). 'all' gives stage 2 a quarter of the budget when it is on.")
     var vitWordWeight = PretrainSizes().wordWeight
     @Option(help: "Threads for BLAS and kernels (default: all cores of this machine).")
     var threads = RuntimeThreads.allCores
@@ -213,10 +213,13 @@ struct All: ParsableCommand {
         let p = try common.pipeline()
         let frozen = URL(fileURLWithPath: common.out).appendingPathComponent("frozen")
         let m = minutes
+        // The frozen ViT bounds both stages. CLIP alone: half the budget for it, and stage 2 plateaus within a
+        // minute. With the caption-word objective the features carry shape kind, and stage 2 needs thousands of
+        // steps to put it into the soft prompt: 40 % for the ViT, a quarter for stage 2 (Docs/Training.md,
+        // measured both ways).
+        let (vitShare, stage2Share) = p.recipe.clipSizes.wordWeight > 0 ? (0.40, 0.25) : (0.50, 0.10)
         if common.visionCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("vision.safetensors").path) {
-            // The frozen ViT bounds both stages; with its caption-word objective 40 % of the budget is enough
-            // (Docs/Training.md, measured).
-            _ = try p.pretrainVision(Budget(minutes: 0.40 * m))
+            _ = try p.pretrainVision(Budget(minutes: vitShare * m))
         }
         if InterruptFlag.isRaised { return }
         if common.lmCheckpoint == nil, !FileManager.default.fileExists(atPath: frozen.appendingPathComponent("lm.safetensors").path) {
@@ -225,10 +228,8 @@ struct All: ParsableCommand {
         if InterruptFlag.isRaised { return }
         let features = try p.imageFeatures()
         let left = { m - Date().timeIntervalSince(start) / 60 }
-        // Stage 1 gets the rest but a quarter of the budget for stage 2 and a twentieth for evaluation and
-        // captioning: once the ViT features carry shape kind, stage 2 needs thousands of steps to put it into the
-        // soft prompt (Docs/Training.md, measured).
-        _ = try p.stage1(Budget(minutes: max(0.5, left() - 0.30 * m)), features: features)
+        // Stage 1 gets the rest but stage 2's share and a twentieth for evaluation and captioning.
+        _ = try p.stage1(Budget(minutes: max(0.5, left() - (stage2Share + 0.05) * m)), features: features)
         if InterruptFlag.isRaised { return }
         _ = try p.stage2(Budget(minutes: max(0.5, left() - 0.05 * m)), features: features)
         if InterruptFlag.isRaised { return }

@@ -19,6 +19,7 @@ import GraphIO
         recipe.config.qformer.layers = 2
         recipe.config.qformer.heads = 2
         recipe.config.qformer.numQueryTokens = 4
+        recipe.clipSizes.wordWeight = 3
         recipe.config.qformer.embedDim = 8
         recipe.config.llm.hidden = 16
         recipe.config.llm.heads = 2
