@@ -90,23 +90,25 @@ public final class TinyPipeline {
         let evalExe = try c.forward(g, store: store)
         let train = self.train, heldOut = self.heldOut, recipe = self.recipe
         let batches = BatchSchedule(batch: b, count: train.count, seed: recipe.seed)
+        // The text inputs of a batch: tower ids and lengths, and the caption-word labels when that objective is on.
+        func textInputs(_ captions: [String]) -> [String: Tensor] {
+            let text = recipe.clipText(captions)
+            var inputs = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)]
+            if sizes.wordWeight > 0 { inputs["word_labels"] = recipe.labels(ids: text.ids, mask: text.mask) }
+            return inputs
+        }
         let task = try GraphTrainingTask(
             training: c.trainingGraph(g, weightDecay: settings.weightDecay, clip: settings.clipNorm), store: store, options: c.runtime(checkFinite: ["loss"]),
             lossOutputs: sizes.wordWeight > 0 ? ["loss", "loss_words"] : ["loss"],
             inputs: { step in
                 let idx = batches.indices(step: step)
-                let text = recipe.clipText(idx.map { train.captions[$0] })
-                var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)]
-                if sizes.wordWeight > 0 { others["word_labels"] = recipe.labels(ids: text.ids, mask: text.mask) }
-                return (["pixel_values": train.pixelBatch(idx)], others, b)
+                return (["pixel_values": train.pixelBatch(idx)], textInputs(idx.map { train.captions[$0] }), b)
             },
             evaluate: { [unowned self] in
                 var img: [[Float]] = [], txt: [[Float]] = []
                 try self.batched(min(heldOut.count, 1000), batch: b) { idx, real in
-                    let text = recipe.clipText(idx.map { heldOut.captions[$0] })
-                    var others = ["input_ids": text.ids, "lens": TinyPipeline.lensOf(text.mask)]
-                    if sizes.wordWeight > 0 { others["word_labels"] = recipe.labels(ids: text.ids, mask: text.mask) }
-                    let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)], others: others)
+                    let out = try evalExe.run(floats: ["pixel_values": heldOut.pixelBatch(idx)],
+                                              others: textInputs(idx.map { heldOut.captions[$0] }))
                     img += rows(try out.floats("image_embeds"), width: width).prefix(real)
                     txt += rows(try out.floats("text_embeds"), width: width).prefix(real)
                 }
